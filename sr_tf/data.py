@@ -1,0 +1,393 @@
+"""tf.data pipelines: aligned LR/HR patches for training and whole images for validation.
+
+Sources:
+
+* a folder of high-resolution images (PNG/JPEG/BMP, searched recursively); the LR input is
+  made on the fly by ``degrade_bicubic`` (exactly as if the whole image had been downscaled);
+* a paired folder with ``HR/`` and ``LR/`` subfolders (DIV2K naming ``0001.png`` beside
+  ``0001x4.png`` is recognised, as are identical names);
+* a tensorflow-datasets name such as ``div2k/bicubic_x4``, prepared with TFDS and written once
+  to a paired folder for random access.
+
+Training batches are a pure function of (seed, element index): every image is visited once per
+epoch in a seeded order (``index_shuffle``), and crops and flips use stateless random ops.  So a
+run is repeatable, and resuming at step ``n`` only needs ``start_element = n * batch_size``; no
+iterator state has to be saved.
+
+Images smaller than one training patch are left out of the training set (with a warning); if
+none is large enough, it is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from sr_tf.errors import UserError
+from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
+from sr_tf.resize import degrade_bicubic
+
+log = logging.getLogger(__name__)
+
+# LR pixels of context kept on each side of a patch before degrading it, so that the bicubic
+# kernel (4 * scale HR pixels wide) sees real neighbours and the patch equals a crop of the
+# degraded whole image.
+_DEGRADE_MARGIN = 2
+
+
+@dataclass
+class ImageSource:
+    """Files that make up a data set: HR paths and, for paired sets, the matching LR paths."""
+
+    hr_paths: list[Path]
+    lr_paths: list[Path] | None = None
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # HR (height, width)
+    description: str = ""
+
+    def __len__(self) -> int:
+        return len(self.hr_paths)
+
+    @property
+    def paired(self) -> bool:
+        return self.lr_paths is not None
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UserError(f"cannot read image {path}: {err}") from err
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+
+
+def folder_source(folder: str | os.PathLike) -> ImageSource:
+    """A folder of HR images (recursive); LR is made on the fly."""
+    paths = list_images(folder)
+    if not paths:
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {folder}")
+    return ImageSource(paths, None, [_image_size(p) for p in paths], f"HR folder {folder}")
+
+
+def paired_source(folder: str | os.PathLike, scale: int) -> ImageSource:
+    """A folder with HR/ and LR/ subfolders; LR files match by name or by DIV2K's ``x{scale}``."""
+    root = Path(folder)
+    hr_all = list_images(root / "HR")
+    lr_by_stem: dict[str, Path] = {}
+    for p in list_images(root / "LR"):
+        lr_by_stem.setdefault(p.stem.lower(), p)
+    hr_paths, lr_paths, missing = [], [], []
+    for hr in hr_all:
+        stem = hr.stem.lower()
+        lr = lr_by_stem.get(f"{stem}x{scale}") or lr_by_stem.get(stem)
+        if lr is None:
+            missing.append(hr.name)
+            continue
+        hr_paths.append(hr)
+        lr_paths.append(lr)
+    if missing:
+        log.warning("%d HR images in %s have no LR partner and are left out: %s",
+                    len(missing), root, ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    if not hr_paths:
+        raise UserError(f"no HR/LR pairs found in {root} (expected LR names like 0001x{scale}.png)")
+    for hr, lr in zip(hr_paths, lr_paths):
+        (hh, hw), (lh, lw) = _image_size(hr), _image_size(lr)
+        if hh < lh * scale or hw < lw * scale:
+            raise UserError(f"{lr} is {lw}x{lh}, too large for x{scale} of {hr} ({hw}x{hh})")
+    sizes = [_image_size(p) for p in hr_paths]
+    return ImageSource(hr_paths, lr_paths, sizes, f"paired folder {root}")
+
+
+def is_tfds_name(spec: str) -> bool:
+    return bool(re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)?(:[0-9.]+)?", spec)) and not Path(spec).exists()
+
+
+def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> Path:
+    """Prepare a TFDS image-pair data set (features ``hr`` and ``lr``) and write it as a paired
+    folder ``<data_dir>/sr_tf_export/<name>/<split>/{HR,LR}`` once, for random access."""
+    import tensorflow_datasets as tfds
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or str(Path.home() / "tensorflow_datasets")
+    out = Path(data_dir) / "sr_tf_export" / name.replace("/", "_").replace(":", "_") / split
+    done = out / ".complete"
+    if done.exists():
+        return out
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        builder.download_and_prepare()
+        ds = builder.as_dataset(split=split, shuffle_files=False)
+    except Exception as err:  # TFDS raises many types for "cannot download"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"cannot load TFDS data set {name!r} ({first[:200]}); pass a local image folder "
+            "instead, e.g. `python train.py path/to/HR_images`"
+        ) from err
+    features = set(builder.info.features.keys())
+    if not {"hr", "lr"} <= features:
+        raise UserError(f"TFDS data set {name!r} has features {sorted(features)}, need 'hr' and 'lr'")
+    for i, ex in enumerate(ds.as_numpy_iterator()):
+        write_image(out / "HR" / f"{i:04d}.png", ex["hr"])
+        write_image(out / "LR" / f"{i:04d}x{scale}.png", ex["lr"])
+    done.write_text("ok\n")
+    return out
+
+
+def resolve_source(spec: str, scale: int, split: str = "train", data_dir: str | None = None) -> ImageSource:
+    """Turn a command-line data set argument into an ImageSource."""
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "HR").is_dir() and (path / "LR").is_dir():
+            return paired_source(path, scale)
+        return folder_source(path)
+    if path.exists():
+        raise UserError(f"{spec} is a file; pass a folder of images or a TFDS name")
+    if is_tfds_name(spec):
+        return paired_source(tfds_to_folder(spec, split, data_dir, scale), scale)
+    raise UserError(f"no such folder and not a TFDS name: {spec}")
+
+
+def combine_sources(sources: list[ImageSource]) -> ImageSource:
+    if len(sources) == 1:
+        return sources[0]
+    if len({s.paired for s in sources}) != 1:
+        raise UserError("cannot mix paired (HR/LR) and HR-only data sets in one run")
+    paired = sources[0].paired
+    return ImageSource(
+        [p for s in sources for p in s.hr_paths],
+        [p for s in sources for p in s.lr_paths] if paired else None,
+        [z for s in sources for z in s.sizes],
+        " + ".join(s.description for s in sources),
+    )
+
+
+def split_validation(source: ImageSource, count: int) -> tuple[ImageSource, ImageSource]:
+    """Hold out ``count`` images, spread evenly over the set, for validation."""
+    n = len(source)
+    if count <= 0 or n < 2:
+        return source, ImageSource([], [] if source.paired else None)
+    count = min(count, n // 2)
+    held = set(np.linspace(0, n - 1, count).round().astype(int).tolist())
+
+    def pick(keep: bool) -> ImageSource:
+        idx = [i for i in range(n) if (i in held) != keep]
+        return ImageSource(
+            [source.hr_paths[i] for i in idx],
+            [source.lr_paths[i] for i in idx] if source.paired else None,
+            [source.sizes[i] for i in idx],
+            source.description,
+        )
+
+    return pick(True), pick(False)
+
+
+DEFAULT_TFDS = "div2k/bicubic_x{scale}"
+
+
+def training_sources(
+    specs: list[str], scale: int, val_spec: str | None = None, val_count: int = 10,
+    data_dir: str | None = None,
+) -> tuple[ImageSource, ImageSource, str]:
+    """(train, validation, description) from command-line data set arguments.
+
+    No arguments means DIV2K through TFDS (train split; its validation split for validation).
+    Without ``val_spec``, ``val_count`` images are held out of the training folders.
+    """
+    if not specs:
+        name = DEFAULT_TFDS.format(scale=scale)
+        train = resolve_source(name, scale, "train", data_dir)
+        val = resolve_source(name, scale, "validation", data_dir) if val_spec is None else None
+        if val is not None and val_count > 0:
+            val = ImageSource(val.hr_paths[:val_count], val.lr_paths[:val_count],
+                              val.sizes[:val_count], val.description)
+        specs = [name]
+    else:
+        train = combine_sources([resolve_source(s, scale, "train", data_dir) for s in specs])
+        val = None
+        if val_spec is None:
+            train, val = split_validation(train, val_count)
+    if val_spec is not None:
+        val = resolve_source(val_spec, scale, "validation", data_dir)
+    return train, val, " + ".join(specs)
+
+
+def _decode(path: tf.Tensor) -> tf.Tensor:
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def _usable_for_patches(source: ImageSource, scale: int, hr_patch: int) -> ImageSource:
+    lr_patch = hr_patch // scale
+    need = (hr_patch // scale) * scale
+    keep = [i for i, (h, w) in enumerate(source.sizes)
+            if (h // scale >= lr_patch and w // scale >= lr_patch and min(h, w) >= need)]
+    dropped = len(source) - len(keep)
+    if dropped:
+        log.warning("%d images are smaller than a %dx%d HR patch and are not used for training",
+                    dropped, hr_patch, hr_patch)
+    if not keep:
+        raise UserError(f"no training image is at least {hr_patch}x{hr_patch}; use a smaller --patch-size")
+    return ImageSource(
+        [source.hr_paths[i] for i in keep],
+        [source.lr_paths[i] for i in keep] if source.paired else None,
+        [source.sizes[i] for i in keep],
+        source.description,
+    )
+
+
+class _ImageTable:
+    """Random access to decoded images by index inside tf.data: from disk, or from memory."""
+
+    def __init__(self, paths: list[Path], cache: bool):
+        self.paths = tf.constant([str(p) for p in paths])
+        self.cache = cache
+        if cache:
+            arrays = [read_image(p) for p in paths]
+            arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a[:, :, :3] for a in arrays]
+            self.shapes = tf.constant([a.shape for a in arrays], tf.int64)
+            offsets = np.cumsum([0] + [a.size for a in arrays])
+            self.offsets = tf.constant(offsets, tf.int64)
+            self.flat = tf.constant(np.concatenate([a.reshape(-1) for a in arrays]))
+
+    def __call__(self, index: tf.Tensor) -> tf.Tensor:
+        if not self.cache:
+            return _decode(self.paths[index])
+        start, stop = self.offsets[index], self.offsets[index + 1]
+        image = tf.reshape(self.flat[start:stop], self.shapes[index])
+        image.set_shape([None, None, 3])
+        return image
+
+
+def _dihedral(image: tf.Tensor, op: tf.Tensor) -> tf.Tensor:
+    """One of the 8 flips/90-degree rotations, chosen by op in [0, 8)."""
+    image = tf.cond(op % 2 == 1, lambda: tf.image.flip_left_right(image), lambda: image)
+    image = tf.cond((op // 2) % 2 == 1, lambda: tf.image.flip_up_down(image), lambda: image)
+    return tf.cond(op // 4 == 1, lambda: tf.transpose(image, [1, 0, 2]), lambda: image)
+
+
+def _random_origin(seed, limit: tf.Tensor) -> tf.Tensor:
+    """A stateless integer in [0, limit]."""
+    return tf.random.stateless_uniform([], seed, 0, limit + 1, dtype=tf.int64)
+
+
+def training_dataset(
+    source: ImageSource,
+    scale: int,
+    hr_patch: int = 96,
+    batch_size: int = 16,
+    seed: int = 0,
+    start_element: int = 0,
+    augment: bool = True,
+    cache: bool = False,
+    degrade=degrade_bicubic,
+) -> tf.data.Dataset:
+    """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1]."""
+    if hr_patch % scale:
+        raise UserError(f"patch size {hr_patch} is not a multiple of the scale {scale}")
+    source = _usable_for_patches(source, scale, hr_patch)
+    lr_patch = hr_patch // scale
+    n = len(source)
+    hr_table = _ImageTable(source.hr_paths, cache)
+    lr_table = _ImageTable(source.lr_paths, cache) if source.paired else None
+    margin = _DEGRADE_MARGIN * scale
+
+    def make_pair(element: tf.Tensor):
+        epoch, position = element // n, element % n
+        index = tf.random.experimental.index_shuffle(
+            position, tf.stack([tf.constant(seed, tf.int64), epoch]), n - 1)
+        keys = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), element]), 3)
+        hr = hr_table(index)
+        if lr_table is not None:
+            lr = lr_table(index)
+            lh, lw = tf.shape(lr, tf.int64)[0], tf.shape(lr, tf.int64)[1]
+            y = _random_origin(keys[0], lh - lr_patch)
+            x = _random_origin(keys[1], lw - lr_patch)
+            lr = lr[y:y + lr_patch, x:x + lr_patch]
+            hr = hr[y * scale:y * scale + hr_patch, x * scale:x * scale + hr_patch]
+            lr, hr = tf.image.convert_image_dtype(lr, tf.float32), tf.image.convert_image_dtype(hr, tf.float32)
+        else:
+            h, w = tf.shape(hr, tf.int64)[0] // scale, tf.shape(hr, tf.int64)[1] // scale
+            y = _random_origin(keys[0], h - lr_patch) * scale
+            x = _random_origin(keys[1], w - lr_patch) * scale
+            hr = hr[: h * scale, : w * scale]
+            padded = tf.pad(hr, [[margin, margin], [margin, margin], [0, 0]], mode="SYMMETRIC")
+            window = padded[y:y + hr_patch + 2 * margin, x:x + hr_patch + 2 * margin]
+            window = tf.image.convert_image_dtype(window, tf.float32)
+            lr = degrade(window, scale)[_DEGRADE_MARGIN:_DEGRADE_MARGIN + lr_patch,
+                                        _DEGRADE_MARGIN:_DEGRADE_MARGIN + lr_patch]
+            hr = window[margin:margin + hr_patch, margin:margin + hr_patch]
+        if augment:
+            op = tf.random.stateless_uniform([], keys[2], 0, 8, dtype=tf.int64)
+            lr, hr = _dihedral(lr, op), _dihedral(hr, op)
+        lr = tf.ensure_shape(lr, [lr_patch, lr_patch, 3])
+        hr = tf.ensure_shape(hr, [hr_patch, hr_patch, 3])
+        return lr, hr
+
+    options = tf.data.Options()
+    options.deterministic = True
+    return (
+        tf.data.Dataset.range(start_element, np.iinfo(np.int64).max)
+        .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
+    )
+
+
+def validation_dataset(source: ImageSource, scale: int) -> tf.data.Dataset:
+    """Whole images, one at a time: (lr [1, h, w, 3], hr [1, s*h, s*w, 3]) float32 in [0, 1].
+
+    HR is cropped (top-left) to a multiple of the scale; LR is the paired file or
+    ``degrade_bicubic`` of that crop.
+    """
+    hr_paths = tf.constant([str(p) for p in source.hr_paths], tf.string)
+    if source.paired:
+        lr_paths = tf.constant([str(p) for p in source.lr_paths], tf.string)
+        ds = tf.data.Dataset.from_tensor_slices((hr_paths, lr_paths))
+
+        def load(hr_path, lr_path):
+            lr = tf.image.convert_image_dtype(_decode(lr_path), tf.float32)
+            hr = tf.image.convert_image_dtype(_decode(hr_path), tf.float32)
+            hr = hr[: tf.shape(lr)[0] * scale, : tf.shape(lr)[1] * scale]
+            return lr[None], hr[None]
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(hr_paths)
+
+        def load(hr_path):
+            hr = tf.image.convert_image_dtype(_decode(hr_path), tf.float32)
+            h, w = tf.shape(hr)[0] // scale * scale, tf.shape(hr)[1] // scale * scale
+            hr = hr[:h, :w]
+            return degrade_bicubic(hr, scale)[None], hr[None]
+
+    return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def materialize_pairs(source: ImageSource, scale: int, folder: str | os.PathLike) -> Path:
+    """Write a source's (LR, HR) validation pairs as a paired folder (useful for inspection)."""
+    out = Path(folder)
+    for i, (lr, hr) in enumerate(validation_dataset(source, scale).as_numpy_iterator()):
+        write_image(out / "HR" / f"{i:04d}.png", np.round(hr[0] * 255).astype(np.uint8))
+        write_image(out / "LR" / f"{i:04d}x{scale}.png", np.round(lr[0] * 255).astype(np.uint8))
+    return out
+
+
+__all__ = [
+    "ImageSource",
+    "combine_sources",
+    "folder_source",
+    "paired_source",
+    "resolve_source",
+    "split_validation",
+    "tfds_to_folder",
+    "training_dataset",
+    "validation_dataset",
+]
+

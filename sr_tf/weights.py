@@ -1,0 +1,114 @@
+"""Loading generator weights from a Keras weights file or a training checkpoint folder."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sr_tf.errors import UserError
+from sr_tf.models import SCALES, build_model
+
+
+def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
+    """``model.save_weights`` to a temporary name in the same folder, then rename."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"weights file names end in .weights.h5: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:-11]}.", suffix=".weights.h5", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def transfer_matching(source: keras.Model, target: keras.Model) -> int:
+    """Copy weights layer by layer where names and shapes agree; returns how many layers."""
+    copied = 0
+    by_name = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        src = by_name.get(layer.name)
+        if src is None or not layer.weights:
+            continue
+        src_w, dst_w = src.get_weights(), layer.get_weights()
+        if len(src_w) == len(dst_w) and all(a.shape == b.shape for a, b in zip(src_w, dst_w)):
+            layer.set_weights(src_w)
+            copied += 1
+    return copied
+
+
+def _latest_checkpoint(path: Path) -> str | None:
+    if path.is_dir():
+        for folder in (path / "checkpoints", path):
+            latest = tf.train.latest_checkpoint(str(folder))
+            if latest:
+                return latest
+        return None
+    if Path(f"{path}.index").exists():
+        return str(path)
+    return None
+
+
+def load_generator_weights(model: keras.Model, path: str | os.PathLike, key: str = "generator") -> str:
+    """Load weights into ``model`` from a ``.weights.h5`` file or a training checkpoint.
+
+    A checkpoint is a folder written by train.py (its newest checkpoint is used) or a checkpoint
+    prefix.  Returns a short description of what was loaded.
+    """
+    path = Path(path)
+    checkpoint = _latest_checkpoint(path)
+    if checkpoint:
+        names = {name.split("/")[0] for name, _ in tf.train.list_variables(checkpoint)}
+        for candidate in (key, "model", "generator"):
+            if candidate in names:
+                status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
+                status.expect_partial()
+                try:
+                    status.assert_existing_objects_matched()
+                except AssertionError as err:
+                    raise UserError(f"checkpoint {checkpoint} does not fit this model: {err}") from err
+                return f"checkpoint {checkpoint}"
+        raise UserError(f"checkpoint {checkpoint} holds no generator ({sorted(names)})")
+    if not path.exists():
+        raise UserError(f"no such weights file or checkpoint: {path}")
+    if not path.name.endswith(".h5"):
+        raise UserError(f"{path}: expected a .weights.h5 file or a checkpoint folder")
+    try:
+        model.load_weights(str(path))
+    except Exception as err:  # Keras raises ValueError/KeyError/OSError for mismatches
+        raise UserError(f"weights {path} do not fit {model.name}: {str(err).splitlines()[0][:200]}") from err
+    return f"weights {path}"
+
+
+def init_from_other_scale(model: keras.Model, path: str | os.PathLike, name: str, **overrides) -> str:
+    """Initialise ``model`` from weights of the same architecture at any scale (EDSR's x2 -> x4).
+
+    Everything but the upsampler is copied; layers whose shapes differ keep their initial values.
+    """
+    try:
+        return load_generator_weights(model, path)
+    except UserError as first_error:
+        for scale in SCALES:
+            donor = build_model(name, scale, **overrides)
+            try:
+                load_generator_weights(donor, path)
+            except UserError:
+                continue
+            copied = transfer_matching(donor, model)
+            total = sum(1 for layer in model.layers if layer.weights)
+            return f"{copied}/{total} layers from x{scale} weights {path}"
+        raise first_error
+
+
+def weights_equal(a: keras.Model, b: keras.Model) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
