@@ -1,0 +1,95 @@
+"""Shipped pretrained generators, and the one way every command turns --model/--scale/--weights
+into a ready Keras model.
+
+Shipped weights live in ``sr_tf/shipped/`` with ``manifest.json``: for each name (``edsr-x4``)
+the architecture, scale, file, sha256, the exact training command, steps, data and scores.
+Loading verifies the sha256, so a damaged or truncated file is reported, not silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import keras
+
+from sr_tf.errors import UserError
+from sr_tf.models import MODEL_NAMES, build_model
+from sr_tf.weights import load_generator_weights
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+MANIFEST = SHIPPED_DIR / "manifest.json"
+DEFAULT_MODEL = "edsr-x4"
+
+
+def manifest() -> dict[str, dict]:
+    """The shipped models by name (empty if none ship)."""
+    if not MANIFEST.exists():
+        return {}
+    return json.loads(MANIFEST.read_text())["models"]
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shipped_weights_path(name: str) -> Path:
+    """The verified path of a shipped model's weights file."""
+    entry = manifest().get(name)
+    if entry is None:
+        raise UserError(f"no shipped model {name!r}; shipped: {', '.join(manifest()) or 'none'}")
+    path = SHIPPED_DIR / entry["file"]
+    if not path.exists():
+        raise UserError(f"shipped weights missing: {path} (reinstall or `git checkout {path}`)")
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        raise UserError(f"shipped weights damaged: {path} has sha256 {actual[:12]}..., "
+                        f"expected {entry['sha256'][:12]}... (reinstall or `git checkout {path}`)")
+    return path
+
+
+def load_generator(model: str = DEFAULT_MODEL, scale: int | None = None,
+                   weights: str | Path | None = None, **overrides) -> tuple[keras.Model, int]:
+    """Build and load a generator; returns (model, scale).
+
+    * ``model`` names a shipped model (``edsr-x4``): its weights are used, ``scale`` must agree.
+    * ``model`` names an architecture (``edsr-baseline``, ``srresnet``) and ``weights`` points to
+      a ``.weights.h5`` file or a training checkpoint folder.
+    * an architecture without ``weights`` uses the shipped model of that architecture and scale.
+    """
+    shipped = manifest()
+    if model in shipped:
+        entry = shipped[model]
+        if scale is not None and scale != entry["scale"]:
+            raise UserError(f"{model} is a x{entry['scale']} model, not x{scale}")
+        if weights is not None:
+            raise UserError(f"{model} is a shipped model; pass an architecture "
+                            f"({', '.join(MODEL_NAMES)}) together with --weights")
+        net = build_model(entry["architecture"], entry["scale"], **entry.get("overrides", {}))
+        load_generator_weights(net, shipped_weights_path(model))
+        return net, entry["scale"]
+    if model not in MODEL_NAMES:
+        raise UserError(f"unknown model {model!r}; choose a shipped model "
+                        f"({', '.join(shipped) or 'none'}) or an architecture ({', '.join(MODEL_NAMES)})")
+    scale = scale or 4
+    if weights is None:
+        matches = [n for n, e in shipped.items()
+                   if e["scale"] == scale and build_model_key(e["architecture"]) == build_model_key(model)]
+        if not matches:
+            raise UserError(f"no shipped {model} x{scale} model; pass --weights")
+        return load_generator(matches[0])
+    try:
+        net = build_model(model, scale, **overrides)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    load_generator_weights(net, weights)
+    return net, scale
+
+
+def build_model_key(name: str) -> str:
+    return "edsr-baseline" if name == "edsr" else name
