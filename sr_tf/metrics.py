@@ -2,7 +2,9 @@
 
 Inputs are uint8 images (or arrays of 0..255 values), [H, W, 3] RGB or [H, W] / [H, W, 1] grey.
 RGB is reduced to MATLAB ``rgb2ycbcr`` luma (BT.601, not rounded); a one-channel image is
-measured on its grey values directly, as MATLAB evaluation scripts do.
+measured on its grey values directly, as MATLAB evaluation scripts do (its BT.601 Y would squeeze
+the 0..255 range into 16..235 and flatter the PSNR by 20 log10(255/219) = 1.32 dB).  A model's
+RGB output for a grey image is brought back to one grey channel with ``rgb_to_gray``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,29 @@ def rgb_to_y(image: np.ndarray) -> np.ndarray:
         return image
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected [H, W, 3] or one channel, got shape {image.shape}")
-    return 16.0 + (65.481 * image[..., 0] + 128.553 * image[..., 1] + 24.966 * image[..., 2]) / 255.0
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    return 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+
+
+# MATLAB rgb2gray: the first row of the inverse of the NTSC (YIQ) matrix.
+_GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+
+def rgb_to_gray(image: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2gray`` of a uint8 [H, W, 3] image: uint8 [H, W, 1], rounded half away from 0."""
+    image = np.asarray(image)
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return image.reshape(image.shape[0], image.shape[1], 1)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected [H, W, 3] or one channel, got shape {image.shape}")
+    gray = image.astype(np.float64) @ np.array(_GRAY_WEIGHTS)
+    return np.clip(np.floor(gray + 0.5), 0, 255).astype(np.uint8)[:, :, None]
 
 
 def _luma_pair(sr: np.ndarray, hr: np.ndarray, shave: int) -> tuple[np.ndarray, np.ndarray]:
     sr_y, hr_y = rgb_to_y(sr), rgb_to_y(hr)
+    if shave < 0:
+        raise ValueError(f"shave must be >= 0, got {shave}")
     if sr_y.shape != hr_y.shape:
         raise ValueError(f"image sizes differ: {sr_y.shape} vs {hr_y.shape}")
     if shave:

@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Score bicubic or a model on a folder of HR images with the standard benchmark protocol.
+
+    python evaluate.py --data ../shared/data/Set5 --scale 4 --method bicubic
+    python evaluate.py --data ../shared/data/Set14 --scale 4 --model edsr-baseline \\
+        --weights runs/edsr_x4 --per-image --json set14.json --save-comparisons compare/
+
+MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sr_tf.errors import UserError, run_cli
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "shared" / "data" / "Set5"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    have_default = DEFAULT_DATA.is_dir()
+    p.add_argument(
+        "--data",
+        required=not have_default,
+        default=str(DEFAULT_DATA) if have_default else None,
+        help="folder of HR images" + (f" (default: {DEFAULT_DATA})" if have_default else ""),
+    )
+    p.add_argument("--scale", type=int, default=4, help="upscaling factor (default: 4)")
+    p.add_argument(
+        "--method", choices=["bicubic"], help="score MATLAB bicubic (the default without --model)"
+    )
+    p.add_argument("--model", help="shipped model (edsr-x4) or architecture (edsr-baseline, ...)")
+    p.add_argument("--weights", help="weights file or training run folder for --model")
+    p.add_argument("--per-image", action="store_true", help="print one line per image")
+    p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
+    p.add_argument("--json", help="write per-image scores and the mean to this JSON file")
+    p.add_argument(
+        "--save-comparisons",
+        metavar="DIR",
+        help="write side-by-side crops (bicubic | model | HR) per image as PNG",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.method and args.model:
+        raise UserError("choose either --method bicubic or --model, not both")
+    if args.weights and not args.model:
+        raise UserError("--weights needs --model (the architecture, e.g. edsr-baseline)")
+    from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
+
+    model = None
+    if args.model:
+        from sr_tf.pretrained import load_generator
+
+        model, _ = load_generator(args.model, args.scale, args.weights)
+
+    def progress(done: int, total: int, score) -> None:
+        print(f"[{done}/{total}] {score.image}: {score.psnr:.2f} dB", file=sys.stderr, flush=True)
+
+    result = evaluate_folder(
+        args.data,
+        args.scale,
+        model,
+        method=args.model,
+        save_comparisons=args.save_comparisons,
+        progress=progress if model is not None else None,
+    )
+    print(format_table(result, per_image=args.per_image))
+    if args.csv:
+        print(f"wrote {write_csv(result, args.csv)}")
+    if args.json:
+        print(f"wrote {write_json(result, args.json)}")
+    if args.save_comparisons:
+        print(f"wrote {len(result.images)} comparison images to {args.save_comparisons}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

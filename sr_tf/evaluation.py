@@ -1,0 +1,321 @@
+"""The benchmark protocol: a folder of HR images, MATLAB-bicubic LR, Y-channel PSNR/SSIM.
+
+For every HR image (see docs/evaluation.md):
+
+1. crop it (top-left) to a multiple of the scale;
+2. LR = ``degrade_bicubic`` (MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')``, uint8);
+3. SR = the model's output for LR, quantised to uint8, or ``upscale_bicubic`` of LR for the
+   bicubic baseline (MATLAB ``imresize(uint8 LR, scale, 'bicubic')``);
+4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border.
+
+A one-channel HR image (Set14's ``bridge.png``) is measured on its grey values, as the MATLAB
+scripts behind the published tables do: the bicubic baseline resizes the grey channel; a model
+gets the grey LR replicated to RGB and its output is turned back into grey with MATLAB's
+``rgb2gray``.  An alpha channel is ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageDraw
+
+from sr_tf.errors import UserError
+from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, to_uint8, write_image
+from sr_tf.metrics import psnr_y, rgb_to_gray, rgb_to_y, ssim_y
+from sr_tf.resize import degrade_bicubic, upscale_bicubic
+
+SSIM_WINDOW = 11
+COMPARISON_CROP = 128  # HR pixels per side of the comparison crop
+COMPARISON_ZOOM = 2  # nearest-neighbour enlargement, so single pixels stay visible
+
+
+@dataclass
+class ImageScore:
+    """Scores of one image; ``bicubic_*`` are the baseline's when a model was evaluated."""
+
+    image: str
+    height: int  # HR size after the crop to a multiple of the scale
+    width: int
+    channels: int  # 1 for a grey HR image (measured on grey values), 3 otherwise
+    psnr: float
+    ssim: float
+    bicubic_psnr: float | None = None
+    bicubic_ssim: float | None = None
+
+
+@dataclass
+class Evaluation:
+    """Scores of one method on one folder at one scale."""
+
+    data: str
+    scale: int
+    method: str
+    images: list[ImageScore] = field(default_factory=list)
+
+    @property
+    def has_baseline(self) -> bool:
+        return bool(self.images) and self.images[0].bicubic_psnr is not None
+
+    def mean(self, key: str) -> float:
+        """Mean of one score over the images (``psnr``, ``ssim``, ``bicubic_psnr``, ...)."""
+        return float(np.mean([getattr(s, key) for s in self.images]))
+
+    def to_dict(self) -> dict:
+        means = {"psnr": self.mean("psnr"), "ssim": self.mean("ssim")}
+        if self.has_baseline:
+            means.update(
+                bicubic_psnr=self.mean("bicubic_psnr"), bicubic_ssim=self.mean("bicubic_ssim")
+            )
+        return {
+            "data": self.data,
+            "scale": self.scale,
+            "method": self.method,
+            "protocol": "MATLAB bicubic LR (uint8); PSNR/SSIM on BT.601 Y (grey images: grey "
+            f"values), {self.scale} border pixels cut",
+            "count": len(self.images),
+            "mean": means,
+            "images": [asdict(s) for s in self.images],
+        }
+
+
+def crop_to_scale(hr: np.ndarray, scale: int, name: str = "image") -> np.ndarray:
+    """Crop (top-left) to a multiple of ``scale``; a UserError if too little is left to measure."""
+    h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+    need = 2 * scale + SSIM_WINDOW  # the border cut, then SSIM's 11x11 window
+    if min(h, w) < need:
+        raise UserError(
+            f"{name} is too small for x{scale} evaluation: {hr.shape[1]}x{hr.shape[0]} pixels "
+            f"(crop to x{scale} gives {w}x{h}; each side needs at least {need})"
+        )
+    return hr[:h, :w]
+
+
+def _as_uint8(image: tf.Tensor | np.ndarray) -> np.ndarray:
+    return to_uint8(image.numpy() if isinstance(image, tf.Tensor) else image)
+
+
+def degrade(hr: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 HR -> uint8 LR with the project's one degradation."""
+    return _as_uint8(degrade_bicubic(tf.constant(to_float(hr)), scale))
+
+
+def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 LR -> uint8 bicubic SR (the baseline)."""
+    return _as_uint8(upscale_bicubic(tf.constant(to_float(lr)), scale))
+
+
+def model_upscale(model: keras.Model, lr: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 LR (grey or RGB) -> uint8 SR with the model; grey in, grey out (see module doc)."""
+    grey = lr.shape[2] == 1
+    rgb = np.repeat(lr, 3, axis=2) if grey else lr
+    out = _as_uint8(model(tf.constant(to_float(rgb)[None]), training=False)[0])
+    expected = (lr.shape[0] * scale, lr.shape[1] * scale, 3)
+    if out.shape != expected:
+        raise UserError(
+            f"the model turned a {lr.shape[1]}x{lr.shape[0]} input into {out.shape[1]}x"
+            f"{out.shape[0]}x{out.shape[2]}, not x{scale} RGB; is it a x{scale} model?"
+        )
+    return rgb_to_gray(out) if grey else out
+
+
+def _score(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
+    return psnr_y(sr, hr, shave=scale), ssim_y(sr, hr, shave=scale)
+
+
+def _detail_window(bicubic: np.ndarray, hr: np.ndarray, side: int) -> tuple[int, int]:
+    """Top-left corner of the ``side`` x ``side`` window where bicubic misses HR the most."""
+    err = np.abs(rgb_to_y(bicubic) - rgb_to_y(hr))
+    integral = np.pad(err.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    sums = (
+        integral[side:, side:]
+        - integral[:-side, side:]
+        - integral[side:, :-side]
+        + integral[:-side, :-side]
+    )
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y), int(x)
+
+
+def comparison_image(panels: list[tuple[str, np.ndarray]], hr: np.ndarray) -> np.ndarray:
+    """Side-by-side uint8 RGB crops with a label above each (the first panel picks the crop)."""
+    side = min(COMPARISON_CROP, hr.shape[0], hr.shape[1])
+    y, x = _detail_window(panels[0][1], hr, side)
+    gap, header = 4, 14
+    size = side * COMPARISON_ZOOM
+    canvas = Image.new(
+        "RGB", (len(panels) * size + (len(panels) - 1) * gap, size + header), "white"
+    )
+    draw = ImageDraw.Draw(canvas)
+    for i, (label, image) in enumerate(panels):
+        crop = image[y : y + side, x : x + side]
+        if crop.shape[2] == 1:
+            crop = np.repeat(crop, 3, axis=2)
+        crop = np.repeat(np.repeat(crop, COMPARISON_ZOOM, axis=0), COMPARISON_ZOOM, axis=1)
+        left = i * (size + gap)
+        canvas.paste(Image.fromarray(crop), (left, header))
+        draw.text((left + 2, 1), label[: max(4, size // 6)], fill="black")
+    return np.asarray(canvas)
+
+
+def evaluate_folder(
+    folder: str | os.PathLike,
+    scale: int,
+    model: keras.Model | None = None,
+    method: str | None = None,
+    save_comparisons: str | os.PathLike | None = None,
+    progress: Callable[[int, int, ImageScore], None] | None = None,
+) -> Evaluation:
+    """Evaluate bicubic (``model=None``) or a model on every HR image of ``folder`` at ``scale``.
+
+    ``method`` is the name reported (default ``bicubic`` or the model's name).  With
+    ``save_comparisons``, a PNG of crops (bicubic | model | HR) per image is written there.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
+        raise UserError(f"scale must be an integer >= 2, got {scale!r}")
+    folder = Path(folder)
+    paths = list_images(folder)
+    if not paths:
+        others = sorted(p.name for p in folder.rglob("*") if p.is_file())
+        hint = f" (found {len(others)} other files, e.g. {others[0]})" if others else ""
+        raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}{hint}")
+    method = method or ("bicubic" if model is None else model.name)
+    result = Evaluation(str(folder), scale, method)
+    out_dir = Path(save_comparisons) if save_comparisons is not None else None
+    for i, path in enumerate(paths):
+        name = path.relative_to(folder).as_posix()
+        hr = read_image(path)[:, :, :3]  # grey stays one channel; RGBA loses its alpha
+        hr = crop_to_scale(hr, scale, name)
+        lr = degrade(hr, scale)
+        bicubic = bicubic_upscale(lr, scale)
+        b_psnr, b_ssim = _score(bicubic, hr, scale)
+        if model is None:
+            score = ImageScore(name, hr.shape[0], hr.shape[1], hr.shape[2], b_psnr, b_ssim)
+            panels = [("bicubic", bicubic), ("HR", hr)]
+        else:
+            sr = model_upscale(model, lr, scale)
+            psnr, ssim = _score(sr, hr, scale)
+            score = ImageScore(
+                name, hr.shape[0], hr.shape[1], hr.shape[2], psnr, ssim, b_psnr, b_ssim
+            )
+            panels = [("bicubic", bicubic), (method, sr), ("HR", hr)]
+        result.images.append(score)
+        if out_dir is not None:
+            stem = name.rsplit(".", 1)[0].replace("/", "__")
+            write_image(out_dir / f"{stem}_x{scale}.png", comparison_image(panels, hr))
+        if progress is not None:
+            progress(i + 1, len(paths), score)
+    return result
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return ""
+    return "inf" if math.isinf(value) else f"{value:.{digits}f}"
+
+
+def format_table(result: Evaluation, per_image: bool = False) -> str:
+    """A plain-text table: one line per image (optional) and the mean."""
+    baseline = result.has_baseline
+    head = f"{'image':<24} {'size':>9}  {'PSNR (dB)':>9}  {'SSIM':>6}"
+    if baseline:
+        head += f"  {'bicubic PSNR':>12}  {'SSIM':>6}"
+    lines = [
+        f"{result.data}  x{result.scale}  {result.method}  "
+        f"(Y channel, {result.scale}-pixel border cut)",
+        head,
+    ]
+
+    def row(label: str, size: str, p, s, bp=None, bs=None) -> str:
+        line = f"{label:<24} {size:>9}  {_fmt(p, 4):>9}  {_fmt(s, 4):>6}"
+        if baseline:
+            line += f"  {_fmt(bp, 4):>12}  {_fmt(bs, 4):>6}"
+        return line
+
+    if per_image:
+        for s in result.images:
+            grey = " grey" if s.channels == 1 else ""
+            lines.append(
+                row(
+                    s.image[:24],
+                    f"{s.width}x{s.height}",
+                    s.psnr,
+                    s.ssim,
+                    s.bicubic_psnr,
+                    s.bicubic_ssim,
+                )
+                + grey
+            )
+    lines.append(
+        row(
+            f"mean ({len(result.images)} images)",
+            "",
+            result.mean("psnr"),
+            result.mean("ssim"),
+            result.mean("bicubic_psnr") if baseline else None,
+            result.mean("bicubic_ssim") if baseline else None,
+        )
+    )
+    return "\n".join(lines)
+
+
+def _write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf" (identical images) or "nan"; JSON has no infinity
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(result: Evaluation, path: str | os.PathLike) -> Path:
+    """Write the scores (per image and mean) as JSON, atomically."""
+    return _write_text_atomic(path, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+
+
+def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
+    """Write one row per image and a final ``mean`` row as CSV, atomically."""
+    fields = ["image", "height", "width", "channels", "psnr", "ssim"]
+    if result.has_baseline:
+        fields += ["bicubic_psnr", "bicubic_ssim"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(fields)
+    for score in result.images:
+        values = asdict(score)
+        writer.writerow([_cell(values[f]) for f in fields])
+    writer.writerow(["mean", "", "", ""] + [_cell(result.mean(f)) for f in fields[4:]])
+    return _write_text_atomic(path, buffer.getvalue())
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.6f}"
+    return str(value)
