@@ -36,6 +36,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--model", help="shipped model (edsr-x4) or architecture (edsr-baseline, ...)")
     p.add_argument("--weights", help="weights file or training run folder for --model")
+    p.add_argument(
+        "--num-blocks",
+        type=int,
+        help="residual blocks, if the weights were trained with train.py --num-blocks",
+    )
+    p.add_argument("--num-features", type=int, help="feature maps, if trained with --num-features")
     p.add_argument("--per-image", action="store_true", help="print one line per image")
     p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
     p.add_argument("--json", help="write per-image scores and the mean to this JSON file")
@@ -51,6 +57,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.method and args.model:
         raise UserError("choose either --method bicubic or --model, not both")
+    if (args.num_blocks or args.num_features) and not args.weights:
+        raise UserError(
+            "--num-blocks/--num-features describe --weights; pass --model and --weights"
+        )
     if args.weights and not args.model:
         raise UserError("--weights needs --model (the architecture, e.g. edsr-baseline)")
     from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
@@ -59,7 +69,12 @@ def main(argv=None) -> int:
     if args.model:
         from sr_tf.pretrained import load_generator
 
-        model, _ = load_generator(args.model, args.scale, args.weights)
+        overrides = {
+            k: v
+            for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
+            if v is not None
+        }
+        model, _ = load_generator(args.model, args.scale, args.weights, **overrides)
 
     def progress(done: int, total: int, score) -> None:
         print(f"[{done}/{total}] {score.image}: {score.psnr:.2f} dB", file=sys.stderr, flush=True)
