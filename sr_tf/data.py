@@ -31,7 +31,7 @@ import tensorflow as tf
 from PIL import Image
 
 from sr_tf.errors import UserError
-from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
+from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, write_image
 from sr_tf.resize import degrade_bicubic
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,12 @@ def paired_source(folder: str | os.PathLike, scale: int) -> ImageSource:
         hr_paths.append(hr)
         lr_paths.append(lr)
     if missing:
-        log.warning("%d HR images in %s have no LR partner and are left out: %s",
-                    len(missing), root, ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        log.warning(
+            "%d HR images in %s have no LR partner and are left out: %s",
+            len(missing),
+            root,
+            ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""),
+        )
     if not hr_paths:
         raise UserError(f"no HR/LR pairs found in {root} (expected LR names like 0001x{scale}.png)")
     for hr, lr in zip(hr_paths, lr_paths):
@@ -107,7 +111,9 @@ def paired_source(folder: str | os.PathLike, scale: int) -> ImageSource:
 
 
 def is_tfds_name(spec: str) -> bool:
-    return bool(re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)?(:[0-9.]+)?", spec)) and not Path(spec).exists()
+    return (
+        bool(re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)?(:[0-9.]+)?", spec)) and not Path(spec).exists()
+    )
 
 
 def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> Path:
@@ -115,24 +121,28 @@ def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> P
     folder ``<data_dir>/sr_tf_export/<name>/<split>/{HR,LR}`` once, for random access."""
     import tensorflow_datasets as tfds
 
-    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or str(Path.home() / "tensorflow_datasets")
+    data_dir = (
+        data_dir or os.environ.get("TFDS_DATA_DIR") or str(Path.home() / "tensorflow_datasets")
+    )
     out = Path(data_dir) / "sr_tf_export" / name.replace("/", "_").replace(":", "_") / split
     done = out / ".complete"
     if done.exists():
         return out
+    hint = "pass a local image folder instead, e.g. `python train.py path/to/HR_images`"
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            _check_reachable(builder.info.homepage, name, hint)
         builder.download_and_prepare()
         ds = builder.as_dataset(split=split, shuffle_files=False)
     except Exception as err:  # TFDS raises many types for "cannot download"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(
-            f"cannot load TFDS data set {name!r} ({first[:200]}); pass a local image folder "
-            "instead, e.g. `python train.py path/to/HR_images`"
-        ) from err
+        raise UserError(f"cannot load TFDS data set {name!r} ({first[:200]}); {hint}") from err
     features = set(builder.info.features.keys())
     if not {"hr", "lr"} <= features:
-        raise UserError(f"TFDS data set {name!r} has features {sorted(features)}, need 'hr' and 'lr'")
+        raise UserError(
+            f"TFDS data set {name!r} has features {sorted(features)}, need 'hr' and 'lr'"
+        )
     for i, ex in enumerate(ds.as_numpy_iterator()):
         write_image(out / "HR" / f"{i:04d}.png", ex["hr"])
         write_image(out / "LR" / f"{i:04d}x{scale}.png", ex["lr"])
@@ -140,7 +150,25 @@ def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> P
     return out
 
 
-def resolve_source(spec: str, scale: int, split: str = "train", data_dir: str | None = None) -> ImageSource:
+def _check_reachable(url: str, name: str, hint: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not minutes of download retries, when the data set's host is unreachable."""
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(url or "").hostname
+    if not host:
+        return
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        raise UserError(
+            f"cannot download TFDS data set {name!r}: no connection to {host} ({err}); {hint}"
+        ) from err
+
+
+def resolve_source(
+    spec: str, scale: int, split: str = "train", data_dir: str | None = None
+) -> ImageSource:
     """Turn a command-line data set argument into an ImageSource."""
     path = Path(spec)
     if path.is_dir():
@@ -192,7 +220,10 @@ DEFAULT_TFDS = "div2k/bicubic_x{scale}"
 
 
 def training_sources(
-    specs: list[str], scale: int, val_spec: str | None = None, val_count: int = 10,
+    specs: list[str],
+    scale: int,
+    val_spec: str | None = None,
+    val_count: int = 10,
     data_dir: str | None = None,
 ) -> tuple[ImageSource, ImageSource, str]:
     """(train, validation, description) from command-line data set arguments.
@@ -205,8 +236,12 @@ def training_sources(
         train = resolve_source(name, scale, "train", data_dir)
         val = resolve_source(name, scale, "validation", data_dir) if val_spec is None else None
         if val is not None and val_count > 0:
-            val = ImageSource(val.hr_paths[:val_count], val.lr_paths[:val_count],
-                              val.sizes[:val_count], val.description)
+            val = ImageSource(
+                val.hr_paths[:val_count],
+                val.lr_paths[:val_count],
+                val.sizes[:val_count],
+                val.description,
+            )
         specs = [name]
     else:
         train = combine_sources([resolve_source(s, scale, "train", data_dir) for s in specs])
@@ -227,14 +262,23 @@ def _decode(path: tf.Tensor) -> tf.Tensor:
 def _usable_for_patches(source: ImageSource, scale: int, hr_patch: int) -> ImageSource:
     lr_patch = hr_patch // scale
     need = (hr_patch // scale) * scale
-    keep = [i for i, (h, w) in enumerate(source.sizes)
-            if (h // scale >= lr_patch and w // scale >= lr_patch and min(h, w) >= need)]
+    keep = [
+        i
+        for i, (h, w) in enumerate(source.sizes)
+        if (h // scale >= lr_patch and w // scale >= lr_patch and min(h, w) >= need)
+    ]
     dropped = len(source) - len(keep)
     if dropped:
-        log.warning("%d images are smaller than a %dx%d HR patch and are not used for training",
-                    dropped, hr_patch, hr_patch)
+        log.warning(
+            "%d images are smaller than a %dx%d HR patch and are not used for training",
+            dropped,
+            hr_patch,
+            hr_patch,
+        )
     if not keep:
-        raise UserError(f"no training image is at least {hr_patch}x{hr_patch}; use a smaller --patch-size")
+        raise UserError(
+            f"no training image is at least {hr_patch}x{hr_patch}; use a smaller --patch-size"
+        )
     return ImageSource(
         [source.hr_paths[i] for i in keep],
         [source.lr_paths[i] for i in keep] if source.paired else None,
@@ -250,8 +294,8 @@ class _ImageTable:
         self.paths = tf.constant([str(p) for p in paths])
         self.cache = cache
         if cache:
-            arrays = [read_image(p) for p in paths]
-            arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a[:, :, :3] for a in arrays]
+            # Decoded with the same decoder as the uncached path (JPEG decoders differ slightly).
+            arrays = [_decode(tf.constant(str(p))).numpy() for p in paths]
             self.shapes = tf.constant([a.shape for a in arrays], tf.int64)
             offsets = np.cumsum([0] + [a.size for a in arrays])
             self.offsets = tf.constant(offsets, tf.int64)
@@ -302,28 +346,36 @@ def training_dataset(
     def make_pair(element: tf.Tensor):
         epoch, position = element // n, element % n
         index = tf.random.experimental.index_shuffle(
-            position, tf.stack([tf.constant(seed, tf.int64), epoch]), n - 1)
-        keys = tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), element]), 3)
+            position, tf.stack([tf.constant(seed, tf.int64), epoch]), n - 1
+        )
+        keys = tf.random.experimental.stateless_split(
+            tf.stack([tf.constant(seed, tf.int64), element]), 3
+        )
         hr = hr_table(index)
         if lr_table is not None:
             lr = lr_table(index)
             lh, lw = tf.shape(lr, tf.int64)[0], tf.shape(lr, tf.int64)[1]
             y = _random_origin(keys[0], lh - lr_patch)
             x = _random_origin(keys[1], lw - lr_patch)
-            lr = lr[y:y + lr_patch, x:x + lr_patch]
-            hr = hr[y * scale:y * scale + hr_patch, x * scale:x * scale + hr_patch]
-            lr, hr = tf.image.convert_image_dtype(lr, tf.float32), tf.image.convert_image_dtype(hr, tf.float32)
+            lr = lr[y : y + lr_patch, x : x + lr_patch]
+            hr = hr[y * scale : y * scale + hr_patch, x * scale : x * scale + hr_patch]
+            lr, hr = (
+                tf.image.convert_image_dtype(lr, tf.float32),
+                tf.image.convert_image_dtype(hr, tf.float32),
+            )
         else:
             h, w = tf.shape(hr, tf.int64)[0] // scale, tf.shape(hr, tf.int64)[1] // scale
             y = _random_origin(keys[0], h - lr_patch) * scale
             x = _random_origin(keys[1], w - lr_patch) * scale
             hr = hr[: h * scale, : w * scale]
             padded = tf.pad(hr, [[margin, margin], [margin, margin], [0, 0]], mode="SYMMETRIC")
-            window = padded[y:y + hr_patch + 2 * margin, x:x + hr_patch + 2 * margin]
+            window = padded[y : y + hr_patch + 2 * margin, x : x + hr_patch + 2 * margin]
             window = tf.image.convert_image_dtype(window, tf.float32)
-            lr = degrade(window, scale)[_DEGRADE_MARGIN:_DEGRADE_MARGIN + lr_patch,
-                                        _DEGRADE_MARGIN:_DEGRADE_MARGIN + lr_patch]
-            hr = window[margin:margin + hr_patch, margin:margin + hr_patch]
+            lr = degrade(window, scale)[
+                _DEGRADE_MARGIN : _DEGRADE_MARGIN + lr_patch,
+                _DEGRADE_MARGIN : _DEGRADE_MARGIN + lr_patch,
+            ]
+            hr = window[margin : margin + hr_patch, margin : margin + hr_patch]
         if augment:
             op = tf.random.stateless_uniform([], keys[2], 0, 8, dtype=tf.int64)
             lr, hr = _dihedral(lr, op), _dihedral(hr, op)
@@ -390,4 +442,3 @@ __all__ = [
     "training_dataset",
     "validation_dataset",
 ]
-

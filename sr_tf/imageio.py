@@ -46,7 +46,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     elif mode == "LA" or mode == "PA":
         img = img.convert("RGBA")
     elif mode in ("I;16", "I;16B", "I;16L", "I"):
-        img = Image.fromarray((np.asarray(img, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8))
+        img = Image.fromarray(
+            (np.asarray(img, dtype=np.float64) / 257.0).round().clip(0, 255).astype(np.uint8)
+        )
     elif mode == "1":
         img = img.convert("L")
     elif mode not in ("L", "RGB", "RGBA"):

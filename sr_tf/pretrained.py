@@ -48,13 +48,19 @@ def shipped_weights_path(name: str) -> Path:
         raise UserError(f"shipped weights missing: {path} (reinstall or `git checkout {path}`)")
     actual = sha256_of(path)
     if actual != entry["sha256"]:
-        raise UserError(f"shipped weights damaged: {path} has sha256 {actual[:12]}..., "
-                        f"expected {entry['sha256'][:12]}... (reinstall or `git checkout {path}`)")
+        raise UserError(
+            f"shipped weights damaged: {path} has sha256 {actual[:12]}..., "
+            f"expected {entry['sha256'][:12]}... (reinstall or `git checkout {path}`)"
+        )
     return path
 
 
-def load_generator(model: str = DEFAULT_MODEL, scale: int | None = None,
-                   weights: str | Path | None = None, **overrides) -> tuple[keras.Model, int]:
+def load_generator(
+    model: str = DEFAULT_MODEL,
+    scale: int | None = None,
+    weights: str | Path | None = None,
+    **overrides,
+) -> tuple[keras.Model, int]:
     """Build and load a generator; returns (model, scale).
 
     * ``model`` names a shipped model (``edsr-x4``): its weights are used, ``scale`` must agree.
@@ -68,18 +74,25 @@ def load_generator(model: str = DEFAULT_MODEL, scale: int | None = None,
         if scale is not None and scale != entry["scale"]:
             raise UserError(f"{model} is a x{entry['scale']} model, not x{scale}")
         if weights is not None:
-            raise UserError(f"{model} is a shipped model; pass an architecture "
-                            f"({', '.join(MODEL_NAMES)}) together with --weights")
+            raise UserError(
+                f"{model} is a shipped model; pass an architecture "
+                f"({', '.join(MODEL_NAMES)}) together with --weights"
+            )
         net = build_model(entry["architecture"], entry["scale"], **entry.get("overrides", {}))
         load_generator_weights(net, shipped_weights_path(model))
         return net, entry["scale"]
     if model not in MODEL_NAMES:
-        raise UserError(f"unknown model {model!r}; choose a shipped model "
-                        f"({', '.join(shipped) or 'none'}) or an architecture ({', '.join(MODEL_NAMES)})")
+        raise UserError(
+            f"unknown model {model!r}; choose a shipped model "
+            f"({', '.join(shipped) or 'none'}) or an architecture ({', '.join(MODEL_NAMES)})"
+        )
     scale = scale or 4
     if weights is None:
-        matches = [n for n, e in shipped.items()
-                   if e["scale"] == scale and build_model_key(e["architecture"]) == build_model_key(model)]
+        matches = [
+            n
+            for n, e in shipped.items()
+            if e["scale"] == scale and build_model_key(e["architecture"]) == build_model_key(model)
+        ]
         if not matches:
             raise UserError(f"no shipped {model} x{scale} model; pass --weights")
         return load_generator(matches[0])

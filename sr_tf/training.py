@@ -66,15 +66,31 @@ class TrainConfig:
             self.loss = DEFAULT_LOSS.get(self.model, "l1")
         if self.loss not in ("l1", "mse"):
             raise UserError(f"unknown loss {self.loss!r}; choose l1 or mse")
-        for name in ("steps", "batch_size", "patch_size", "decay_steps", "validate_every",
-                     "checkpoint_every", "log_every"):
+        for name in (
+            "steps",
+            "batch_size",
+            "patch_size",
+            "decay_steps",
+            "validate_every",
+            "checkpoint_every",
+            "log_every",
+        ):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
         if self.patch_size % self.scale:
-            raise UserError(f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}")
+            raise UserError(
+                f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
+            )
 
     # Fields that may change between a run and its resumption.
-    RESUMABLE_CHANGES = ("steps", "validate_every", "checkpoint_every", "log_every", "cache", "init")
+    RESUMABLE_CHANGES = (
+        "steps",
+        "validate_every",
+        "checkpoint_every",
+        "log_every",
+        "cache",
+        "init",
+    )
 
 
 def pixel_loss(name: str):
@@ -93,11 +109,13 @@ def step_decay(config: TrainConfig) -> keras.optimizers.schedules.LearningRateSc
 class Progress:
     """A progress bar on a terminal, plain log lines otherwise (nohup, CI)."""
 
-    def __init__(self, total: int, start: int, every: int):
+    def __init__(self, total: int, start: int, every: int, stateful: tuple[str, ...] = ()):
         self.total, self.start, self.every = total, start, every
         self.t0 = time.perf_counter()
-        self.bar = keras.utils.Progbar(total, stateful_metrics=["loss", "steps/s", "lr", "val_psnr"]) \
-            if sys.stdout.isatty() else None
+        shown = ["loss", "steps/s", "lr", "val_psnr", *stateful]  # shown as is, not averaged
+        self.bar = (
+            keras.utils.Progbar(total, stateful_metrics=shown) if sys.stdout.isatty() else None
+        )
         if self.bar is not None:
             self.bar.update(start)
 
@@ -136,13 +154,16 @@ def validate(model: keras.Model, dataset: tf.data.Dataset, scale: int, limit: in
     return (float(np.mean(scores)) if scores else float("nan")), first
 
 
-def write_run_config(folder: Path, config: TrainConfig, stage: str, extra: dict | None = None) -> None:
+def write_run_config(
+    folder: Path, config: TrainConfig, stage: str, extra: dict | None = None
+) -> None:
     """Write run.json, or check that an existing one describes the same run."""
     record = {"stage": stage, **dataclasses.asdict(config), **(extra or {})}
     path = folder / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
-        fixed = set(record) - set(TrainConfig.RESUMABLE_CHANGES) - {"init", "data"}
+        resumable = getattr(config, "RESUMABLE_CHANGES", TrainConfig.RESUMABLE_CHANGES)
+        fixed = set(record) - set(resumable) - {"init", "data"}
         diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
         if diffs:
             raise UserError(
@@ -182,18 +203,24 @@ def train_pixel(
 
     with strategy.scope():
         model = build_model(config.model, config.scale, **config.model_overrides)
-        optimizer = keras.optimizers.Adam(step_decay(config), beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+        optimizer = keras.optimizers.Adam(
+            step_decay(config), beta_1=0.9, beta_2=0.999, epsilon=1e-8
+        )
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         best_psnr = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_psnr")
         optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best_psnr=best_psnr)
+    checkpoint = tf.train.Checkpoint(
+        model=model, optimizer=optimizer, step=step, best_psnr=best_psnr
+    )
     manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
     elif config.init:
-        log.info("initialised from %s", init_from_other_scale(
-            model, config.init, config.model, **config.model_overrides))
+        log.info(
+            "initialised from %s",
+            init_from_other_scale(model, config.init, config.model, **config.model_overrides),
+        )
 
     start = int(step)
     if start >= config.steps:
@@ -202,11 +229,20 @@ def train_pixel(
 
     global_batch = config.batch_size
     dataset = training_dataset(
-        train_source, config.scale, config.patch_size, global_batch, seed=config.seed,
-        start_element=start * global_batch, cache=config.cache,
+        train_source,
+        config.scale,
+        config.patch_size,
+        global_batch,
+        seed=config.seed,
+        start_element=start * global_batch,
+        cache=config.cache,
     )
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
-    val_ds = validation_dataset(val_source, config.scale) if val_source is not None and len(val_source) else None
+    val_ds = (
+        validation_dataset(val_source, config.scale)
+        if val_source is not None and len(val_source)
+        else None
+    )
     loss_fn = pixel_loss(config.loss)
 
     def replica_step(lr, hr):
@@ -238,8 +274,12 @@ def train_pixel(
             if current % config.log_every == 0:
                 tf.summary.scalar("train/loss", loss, step=current)
                 tf.summary.scalar("train/learning_rate", lr_now, step=current)
-                tf.summary.scalar("train/steps_per_second", progress.steps_per_second(current), step=current)
-            if val_ds is not None and (current % config.validate_every == 0 or current == config.steps):
+                tf.summary.scalar(
+                    "train/steps_per_second", progress.steps_per_second(current), step=current
+                )
+            if val_ds is not None and (
+                current % config.validate_every == 0 or current == config.steps
+            ):
                 last_val, first = validate(model, val_ds, config.scale)
                 tf.summary.scalar("val/psnr_y", last_val, step=current)
                 if first is not None:
@@ -254,7 +294,19 @@ def train_pixel(
                 save_weights_atomic(model, output / "last.weights.h5")
                 manager.save(checkpoint_number=current)
                 writer.flush()
-            progress.update(current, {"loss": loss, "lr": lr_now, **({"val_psnr": last_val} if val_ds is not None else {})})
+            progress.update(
+                current,
+                {
+                    "loss": loss,
+                    "lr": lr_now,
+                    **({"val_psnr": last_val} if val_ds is not None else {}),
+                },
+            )
     if val_ds is None:
         save_weights_atomic(model, output / "best.weights.h5")
-    return {"step": int(step), "best_psnr": float(best_psnr.numpy()), "last_psnr": last_val, "output": str(output)}
+    return {
+        "step": int(step),
+        "best_psnr": float(best_psnr.numpy()),
+        "last_psnr": last_val,
+        "output": str(output),
+    }

@@ -59,7 +59,9 @@ def _latest_checkpoint(path: Path) -> str | None:
     return None
 
 
-def load_generator_weights(model: keras.Model, path: str | os.PathLike, key: str = "generator") -> str:
+def load_generator_weights(
+    model: keras.Model, path: str | os.PathLike, key: str = "generator"
+) -> str:
     """Load weights into ``model`` from a ``.weights.h5`` file or a training checkpoint.
 
     A checkpoint is a folder written by train.py (its newest checkpoint is used) or a checkpoint
@@ -76,7 +78,9 @@ def load_generator_weights(model: keras.Model, path: str | os.PathLike, key: str
                 try:
                     status.assert_existing_objects_matched()
                 except AssertionError as err:
-                    raise UserError(f"checkpoint {checkpoint} does not fit this model: {err}") from err
+                    raise UserError(
+                        f"checkpoint {checkpoint} does not fit this model: {err}"
+                    ) from err
                 return f"checkpoint {checkpoint}"
         raise UserError(f"checkpoint {checkpoint} holds no generator ({sorted(names)})")
     if not path.exists():
@@ -86,11 +90,15 @@ def load_generator_weights(model: keras.Model, path: str | os.PathLike, key: str
     try:
         model.load_weights(str(path))
     except Exception as err:  # Keras raises ValueError/KeyError/OSError for mismatches
-        raise UserError(f"weights {path} do not fit {model.name}: {str(err).splitlines()[0][:200]}") from err
+        raise UserError(
+            f"weights {path} do not fit {model.name}: {str(err).splitlines()[0][:200]}"
+        ) from err
     return f"weights {path}"
 
 
-def init_from_other_scale(model: keras.Model, path: str | os.PathLike, name: str, **overrides) -> str:
+def init_from_other_scale(
+    model: keras.Model, path: str | os.PathLike, name: str, **overrides
+) -> str:
     """Initialise ``model`` from weights of the same architecture at any scale (EDSR's x2 -> x4).
 
     Everything but the upsampler is copied; layers whose shapes differ keep their initial values.

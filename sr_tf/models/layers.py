@@ -46,7 +46,12 @@ class MeanShift(keras.layers.Layer):
         return (inputs - mean) * self.gain
 
     def get_config(self):
-        return {**super().get_config(), "mean": self.mean, "gain": self.gain, "inverse": self.inverse}
+        return {
+            **super().get_config(),
+            "mean": self.mean,
+            "gain": self.gain,
+            "inverse": self.inverse,
+        }
 
 
 def upsampler_factors(scale: int) -> list[int]:

@@ -1,0 +1,63 @@
+"""Shared fixtures: the shared benchmark data, small synthetic image folders, tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (Set5, Set14, T91, BSD200); tests using it skip where it is absent."""
+    if not (SHARED_DATA / "Set5").is_dir():
+        pytest.skip(f"benchmark data not found at {SHARED_DATA} (only present in the project's CI)")
+    return SHARED_DATA
+
+
+def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A synthetic uint8 RGB image with smooth structure and some edges (not noise)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = []
+    for c in range(3):
+        fy, fx, phase = rng.uniform(0.02, 0.2, 2).tolist() + [rng.uniform(0, 6.28)]
+        channels.append(
+            0.5 + 0.35 * np.sin(fy * y + fx * x + phase) + 0.1 * ((x + y + 7 * c) % 23 < 9)
+        )
+    return (np.clip(np.stack(channels, -1), 0, 1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """A folder of six small synthetic PNG/JPEG images, one in a subfolder."""
+    from sr_tf.imageio import write_image
+
+    folder = tmp_path / "images"
+    for i in range(5):
+        write_image(folder / f"img{i}.png", smooth_image(40 + 4 * i, 48, seed=i))
+    write_image(folder / "sub" / "deep.jpg", smooth_image(52, 44, seed=9))
+    return folder
+
+
+@pytest.fixture
+def tiny_edsr():
+    """Factory: a 1-block, 8-feature EDSR for the given scale."""
+    from sr_tf.models import build_model
+
+    def make(scale: int = 2):
+        return build_model("edsr-baseline", scale, num_blocks=1, num_features=8)
+
+    return make
