@@ -215,14 +215,14 @@ def train_pixel(
     manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=3)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step))
+        log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step.numpy()))
     elif config.init:
         log.info(
             "initialised from %s",
             init_from_other_scale(model, config.init, config.model, **config.model_overrides),
         )
 
-    start = int(step)
+    start = int(step.numpy())
     if start >= config.steps:
         log.info("already trained to step %d (--steps %d)", start, config.steps)
         return {"step": start, "best_psnr": float(best_psnr.numpy()), "output": str(output)}
@@ -265,9 +265,9 @@ def train_pixel(
     iterator = iter(dist_dataset)
     last_val = float("nan")
     with writer.as_default():
-        while int(step) < config.steps:
+        while int(step.numpy()) < config.steps:
             loss = float(train_step(next(iterator)))
-            current = int(step)
+            current = int(step.numpy())
             if not math.isfinite(loss):
                 raise RuntimeError(f"loss became {loss} at step {current}; lower --learning-rate")
             lr_now = float(optimizer.learning_rate)
@@ -305,7 +305,7 @@ def train_pixel(
     if val_ds is None:
         save_weights_atomic(model, output / "best.weights.h5")
     return {
-        "step": int(step),
+        "step": int(step.numpy()),
         "best_psnr": float(best_psnr.numpy()),
         "last_psnr": last_val,
         "output": str(output),

@@ -1,0 +1,166 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_tf.data import folder_source, split_validation
+from sr_tf.errors import UserError
+from sr_tf.models import build_model
+from sr_tf.training import TrainConfig, get_strategy, train_pixel
+
+TINY = {"num_blocks": 1, "num_features": 8}
+
+
+def _config(steps: int, **kw) -> TrainConfig:
+    base = dict(
+        model="edsr-baseline",
+        scale=2,
+        steps=steps,
+        batch_size=2,
+        patch_size=16,
+        validate_every=2,
+        checkpoint_every=2,
+        log_every=1,
+        seed=3,
+        model_overrides=TINY,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def _weights(path) -> list[np.ndarray]:
+    model = build_model("edsr-baseline", 2, **TINY)
+    model.load_weights(str(path))
+    return model.get_weights()
+
+
+@pytest.fixture
+def sources(image_folder):
+    return split_validation(folder_source(image_folder), 2)
+
+
+def test_training_writes_weights_checkpoints_and_summaries(tmp_path, sources):
+    train, val = sources
+    summary = train_pixel(_config(4), train, val, tmp_path / "run")
+    run = tmp_path / "run"
+    assert summary["step"] == 4 and np.isfinite(summary["best_psnr"]) and summary["best_psnr"] > 5
+    assert (run / "best.weights.h5").exists() and (run / "last.weights.h5").exists()
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
+    assert json.loads((run / "run.json").read_text())["model"] == "edsr-baseline"
+    tags = set()
+    for event_file in (run / "logs").iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"train/loss", "train/learning_rate", "val/psnr_y", "val/sr", "val/hr", "val/lr"} <= tags
+    initial = build_model("edsr-baseline", 2, **TINY)
+    assert not all(
+        np.array_equal(a, b)
+        for a, b in zip(initial.get_weights(), _weights(run / "last.weights.h5"))
+    )
+
+
+def test_resume_is_exact_and_seed_repeatable(tmp_path, sources):
+    train, val = sources
+    train_pixel(_config(4), train, val, tmp_path / "straight")
+    train_pixel(_config(2), train, val, tmp_path / "resumed")
+    summary = train_pixel(_config(4), train, val, tmp_path / "resumed")  # same command, more steps
+    assert summary["step"] == 4
+    straight, resumed = (
+        _weights(tmp_path / "straight/last.weights.h5"),
+        _weights(tmp_path / "resumed/last.weights.h5"),
+    )
+    assert all(np.allclose(a, b, rtol=0, atol=1e-7) for a, b in zip(straight, resumed))
+    again = train_pixel(_config(4), train, val, tmp_path / "straight")  # finished: nothing to do
+    assert again["step"] == 4
+
+
+def test_a_different_run_in_the_same_folder_is_refused(tmp_path, sources):
+    train, val = sources
+    train_pixel(_config(2), train, val, tmp_path / "run")
+    with pytest.raises(UserError, match="different run"):
+        train_pixel(_config(2, scale=3, patch_size=18), train, val, tmp_path / "run")
+
+
+def test_mirrored_strategy_trains(tmp_path, sources):
+    train, val = sources
+    summary = train_pixel(
+        _config(2), train, None, tmp_path / "run", strategy=get_strategy("mirrored")
+    )
+    assert summary["step"] == 2 and (tmp_path / "run" / "best.weights.h5").exists()
+
+
+def test_config_errors_are_user_errors():
+    with pytest.raises(UserError, match="multiple"):
+        _config(2, patch_size=15)
+    with pytest.raises(UserError, match="positive"):
+        _config(0)
+    assert TrainConfig(model="srresnet").loss == "mse" and TrainConfig().loss == "l1"
+
+
+def _run(args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def test_cli_trains_and_resumes(tmp_path, image_folder, repo_root):
+    args = [
+        "train.py",
+        str(image_folder),
+        "--scale",
+        "2",
+        "--patch-size",
+        "16",
+        "--batch-size",
+        "2",
+        "--num-blocks",
+        "1",
+        "--num-features",
+        "8",
+        "--validate-every",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--val-count",
+        "2",
+        "--output",
+        str(tmp_path / "run"),
+    ]
+    first = _run([*args, "--steps", "1"], repo_root)
+    assert first.returncode == 0, first.stderr
+    second = _run([*args, "--steps", "2"], repo_root)
+    assert second.returncode == 0, second.stderr
+    assert "resumed from" in second.stderr and "done: step 2" in second.stdout
+
+
+def _div2k_reachable() -> bool:
+    try:
+        socket.create_connection(("data.vision.ee.ethz.ch", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_cli_default_dataset_without_network_is_one_line(tmp_path, repo_root):
+    if _div2k_reachable():
+        pytest.skip("DIV2K's server is reachable here; this test is for offline machines")
+    result = _run(["train.py", "--steps", "1"], repo_root, {"TFDS_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "div2k/bicubic_x4" in lines[0] and "local image folder" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_bad_input_is_one_line(tmp_path, repo_root):
+    result = _run(["train.py", str(tmp_path / "nope"), "--steps", "1"], repo_root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no such folder" in result.stderr
