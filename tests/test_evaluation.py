@@ -1,0 +1,243 @@
+"""sr_tf.evaluation and evaluate.py: the published bicubic numbers, a tiny model, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sr_tf.errors import UserError, run_cli
+from sr_tf.evaluation import (
+    degrade,
+    evaluate_folder,
+    format_table,
+    model_upscale,
+    write_csv,
+    write_json,
+)
+from sr_tf.imageio import read_image, write_image
+from sr_tf.metrics import psnr_y, rgb_to_gray, ssim_y
+from tests.conftest import REPO, smooth_image
+
+# Published bicubic rows (VDSR / EDSR tables, see ../shared/REFERENCE.md): PSNR dB, SSIM.
+PUBLISHED = {
+    ("Set5", 4): (28.42, 0.8104),
+    ("Set14", 4): (26.00, 0.7027),
+    ("Set5", 2): (33.66, 0.9299),
+    ("Set14", 2): (30.24, 0.8688),
+    ("Set5", 3): (30.39, 0.8682),
+}
+
+
+@pytest.mark.parametrize("dataset,scale", list(PUBLISHED))
+def test_bicubic_reproduces_published_numbers(shared_data, dataset, scale):
+    result = evaluate_folder(shared_data / dataset, scale)
+    psnr, ssim = result.mean("psnr"), result.mean("ssim")
+    want_psnr, want_ssim = PUBLISHED[dataset, scale]
+    print(f"{dataset} x{scale}: {psnr:.4f} / {ssim:.4f} (published {want_psnr} / {want_ssim})")
+    assert abs(psnr - want_psnr) <= 0.02
+    assert abs(ssim - want_ssim) <= 0.002
+    if dataset == "Set14":  # bridge.png is one grey channel and is measured on grey values
+        assert {s.image: s.channels for s in result.images}["bridge.png"] == 1
+
+
+# ---- synthetic folders -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A 1-block, 8-feature EDSR x2, untrained, saved as a weights file."""
+    from sr_tf.models import build_model
+    from sr_tf.weights import save_weights_atomic
+
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    return save_weights_atomic(model, tmp_path_factory.mktemp("w") / "tiny.weights.h5")
+
+
+@pytest.fixture
+def mixed_folder(tmp_path) -> Path:
+    """RGB images with sizes that are not multiples of 2 or 4, one grey image, one RGBA."""
+    folder = tmp_path / "hr"
+    write_image(folder / "a.png", smooth_image(41, 38, seed=1))
+    write_image(folder / "b.png", smooth_image(36, 45, seed=2))
+    write_image(folder / "grey.png", smooth_image(34, 34, seed=3)[:, :, :1])
+    rgba = np.concatenate([smooth_image(33, 35, seed=4), np.full((33, 35, 1), 200, np.uint8)], 2)
+    write_image(folder / "sub" / "rgba.png", rgba)
+    return folder
+
+
+def test_bicubic_protocol_on_synthetic_images(mixed_folder):
+    from sr_tf.resize import imresize
+
+    result = evaluate_folder(mixed_folder, 4)
+    names = [s.image for s in result.images]
+    assert names == ["a.png", "b.png", "grey.png", "sub/rgba.png"]
+    sizes = {s.image: (s.height, s.width, s.channels) for s in result.images}
+    assert sizes == {
+        "a.png": (40, 36, 3),
+        "b.png": (36, 44, 3),
+        "grey.png": (32, 32, 1),
+        "sub/rgba.png": (32, 32, 3),
+    }
+    # By hand: crop, MATLAB imresize of uint8 down and up, Y metrics with a 4-pixel cut.
+    hr = read_image(mixed_folder / "a.png")[:40, :36]
+    sr = imresize(imresize(hr, 1 / 4), 4).numpy()
+    first = result.images[0]
+    assert first.psnr == pytest.approx(psnr_y(sr, hr, shave=4))
+    assert first.ssim == pytest.approx(ssim_y(sr, hr, shave=4))
+    assert first.bicubic_psnr is None and not result.has_baseline
+    assert result.mean("psnr") == pytest.approx(np.mean([s.psnr for s in result.images]))
+
+
+def test_grey_image_is_measured_on_grey_values(tmp_path, tiny_weights):
+    from sr_tf.models import build_model
+    from sr_tf.weights import load_generator_weights
+
+    grey = smooth_image(40, 40, seed=5)[:, :, :1]
+    write_image(tmp_path / "g" / "grey.png", grey)
+    write_image(tmp_path / "rgb" / "grey.png", np.repeat(grey, 3, axis=2))
+    as_grey = evaluate_folder(tmp_path / "g", 2).images[0]
+    as_rgb = evaluate_folder(tmp_path / "rgb", 2).images[0]
+    # Y of replicated grey squeezes 0..255 into 16..235: the MSE shrinks by (219/255)^2.
+    assert as_rgb.psnr - as_grey.psnr == pytest.approx(20 * math.log10(255 / 219), abs=0.02)
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    load_generator_weights(model, tiny_weights)
+    scored = evaluate_folder(tmp_path / "g", 2, model, method="tiny").images[0]
+    assert scored.channels == 1 and scored.bicubic_psnr == pytest.approx(as_grey.psnr)
+    sr_rgb = model_upscale(model, np.repeat(degrade(grey, 2), 3, axis=2), 2)
+    assert scored.psnr == pytest.approx(psnr_y(rgb_to_gray(sr_rgb), grey, shave=2))
+
+
+def test_model_of_the_wrong_scale_is_a_user_error(mixed_folder, tiny_weights):
+    from sr_tf.models import build_model
+
+    x2 = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    with pytest.raises(UserError, match="x4 model"):
+        evaluate_folder(mixed_folder, 4, x2)
+
+
+def test_writers_and_comparisons(tmp_path, mixed_folder):
+    flat = np.full((24, 24, 3), 90, np.uint8)  # bicubic of a flat image is exact: PSNR inf
+    write_image(mixed_folder / "flat.png", flat)
+    result = evaluate_folder(mixed_folder, 2, save_comparisons=tmp_path / "cmp")
+    assert math.isinf(result.mean("psnr"))
+    data = json.loads(write_json(result, tmp_path / "out" / "r.json").read_text())
+    assert data["scale"] == 2 and data["method"] == "bicubic" and data["count"] == 5
+    assert data["mean"]["psnr"] == "inf"
+    assert {d["image"]: d["psnr"] for d in data["images"]}["flat.png"] == "inf"
+    rows = list(csv.reader(write_csv(result, tmp_path / "r.csv").open()))
+    assert rows[0] == ["image", "height", "width", "channels", "psnr", "ssim"]
+    assert [r[0] for r in rows[1:]] == [s.image for s in result.images] + ["mean"]
+    assert float(rows[1][4]) == pytest.approx(result.images[0].psnr, abs=1e-6)
+    pngs = sorted(p.name for p in (tmp_path / "cmp").iterdir())
+    assert pngs == ["a_x2.png", "b_x2.png", "flat_x2.png", "grey_x2.png", "sub__rgba_x2.png"]
+    panel = read_image(tmp_path / "cmp" / "a_x2.png")
+    assert panel.shape == (14 + 2 * 38, 2 * 2 * 38 + 4, 3)  # crop 38 (the short side), zoom 2
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+    table = format_table(result, per_image=True)
+    assert "a.png" in table and "mean (5 images)" in table and "inf" in table
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+
+TF_NOISE = re.compile(r"^(WARNING: All log messages before absl|[IWE]\d{4} )")
+
+
+def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run(
+        [sys.executable, str(REPO / "evaluate.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_tiny_model_writes_json_csv_and_comparisons(tmp_path, mixed_folder, tiny_weights):
+    out = _cli(
+        "--data", str(mixed_folder), "--scale", "2", "--model", "edsr-baseline",
+        "--weights", str(tiny_weights), "--num-blocks", "1", "--num-features", "8",
+        "--per-image", "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"),
+        "--save-comparisons", str(tmp_path / "cmp"),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "mean (4 images)" in out.stdout and "bicubic PSNR" in out.stdout
+    assert "grey.png" in out.stdout
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["method"] == "edsr-baseline" and data["scale"] == 2 and data["count"] == 4
+    assert set(data["mean"]) == {"psnr", "ssim", "bicubic_psnr", "bicubic_ssim"}
+    bicubic = evaluate_folder(mixed_folder, 2)
+    assert data["mean"]["bicubic_psnr"] == pytest.approx(bicubic.mean("psnr"))
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [r["image"] for r in rows][-1] == "mean" and "bicubic_ssim" in rows[0]
+    panel = read_image(tmp_path / "cmp" / "a_x2.png")
+    assert panel.shape == (14 + 2 * 38, 3 * 2 * 38 + 2 * 4, 3)  # bicubic | model | HR
+
+
+def test_cli_bad_input_is_one_line_in_a_real_process(tmp_path):
+    (tmp_path / "empty").mkdir()
+    out = _cli("--data", str(tmp_path / "empty"), "--scale", "4")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    # TensorFlow's C++ runtime may print start-up notices that no setting silences; ours is one line.
+    lines = [line for line in out.stderr.strip().splitlines() if not TF_NOISE.match(line)]
+    assert len(lines) == 1 and lines[0].startswith("error: no images")
+
+
+def _run_main(argv: list[str], capsys) -> tuple[int, str]:
+    import evaluate
+
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(lambda: evaluate.main(argv))
+    err = capsys.readouterr().err.strip()
+    return exit_info.value.code, err
+
+
+@pytest.fixture
+def cli_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+
+
+def test_cli_bad_input_one_liners(tmp_path, capsys, cli_on_path, tiny_weights):
+    good = tmp_path / "good"
+    write_image(good / "a.png", smooth_image(40, 40))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("not an image")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "fake.png").write_bytes(b"this is not a png")
+    small = tmp_path / "small"
+    write_image(small / "tiny.png", smooth_image(16, 24))
+    cases = [
+        (["--data", str(tmp_path / "missing")], "not a folder"),
+        (["--data", str(notes)], "found 1 other files, e.g. readme.txt"),
+        (["--data", str(broken)], "cannot read image"),
+        (["--data", str(small), "--scale", "4"], "tiny.png is too small for x4"),
+        (["--data", str(good), "--scale", "64"], "(crop to x64 gives 0x0;"),
+        (["--data", str(good), "--scale", "1"], "scale must be an integer >= 2"),
+        (["--data", str(good), "--method", "bicubic", "--model", "srresnet"], "either"),
+        (["--data", str(good), "--weights", str(tiny_weights)], "--weights needs --model"),
+        (["--data", str(good), "--model", "nonsense"], "unknown model"),
+        (
+            ["--data", str(good), "--scale", "4", "--model", "edsr-baseline",
+             "--weights", str(tiny_weights), "--num-blocks", "1", "--num-features", "8"],
+            "do not fit",
+        ),
+    ]  # fmt: skip
+    for argv, message in cases:
+        code, err = _run_main(argv, capsys)
+        assert code == 2, (argv, err)
+        assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+        assert message in err, (message, err)
