@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+
+import sr_tf.pretrained as pretrained
+from sr_tf.errors import UserError
+from sr_tf.models import build_model
+from sr_tf.weights import save_weights_atomic, weights_equal
+
+TINY = {"num_blocks": 1, "num_features": 8}
+
+
+@pytest.fixture
+def shipped_dir(tmp_path, monkeypatch):
+    """A shipped-model folder of our own (real files, real sha256), in place of sr_tf/shipped."""
+    model = build_model("edsr-baseline", 2, **TINY)
+    save_weights_atomic(model, tmp_path / "tiny_x2.weights.h5")
+    entry = {
+        "architecture": "edsr-baseline",
+        "scale": 2,
+        "file": "tiny_x2.weights.h5",
+        "sha256": pretrained.sha256_of(tmp_path / "tiny_x2.weights.h5"),
+        "overrides": TINY,
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": {"tiny-x2": entry}}))
+    monkeypatch.setattr(pretrained, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "MANIFEST", tmp_path / "manifest.json")
+    return tmp_path, model
+
+
+def test_shipped_model_by_name_and_by_architecture(shipped_dir):
+    _, model = shipped_dir
+    net, scale = pretrained.load_generator("tiny-x2")
+    assert scale == 2 and weights_equal(net, model)
+    with pytest.raises(UserError, match="x2 model, not x4"):
+        pretrained.load_generator("tiny-x2", scale=4)
+
+
+def test_damaged_shipped_weights_are_reported(shipped_dir):
+    folder, _ = shipped_dir
+    data = bytearray((folder / "tiny_x2.weights.h5").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "tiny_x2.weights.h5").write_bytes(bytes(data))
+    with pytest.raises(UserError, match="damaged"):
+        pretrained.load_generator("tiny-x2")
+
+
+def test_architecture_with_weights_file(tmp_path):
+    model = build_model("srresnet", 4, **TINY)
+    path = save_weights_atomic(model, tmp_path / "s.weights.h5")
+    net, scale = pretrained.load_generator("srresnet", 4, path, **TINY)
+    assert scale == 4 and weights_equal(net, model)
+    with pytest.raises(UserError, match="unknown model"):
+        pretrained.load_generator("nope", 4, path)
+
+
+def test_every_shipped_model_loads_and_matches_its_manifest():
+    """The real shipped models: sha256 verified, architecture loads, output has the right size."""
+    entries = pretrained.manifest()
+    if not entries:
+        pytest.skip("no shipped models yet")
+    for name, entry in entries.items():
+        net, scale = pretrained.load_generator(name)
+        assert scale == entry["scale"]
+        out = net(np.zeros((1, 8, 8, 3), np.float32))
+        assert out.shape == (1, 8 * scale, 8 * scale, 3)
+        for key in ("command", "steps", "data", "scores"):
+            assert key in entry, f"{name}: manifest lacks {key}"
