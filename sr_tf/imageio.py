@@ -80,12 +80,19 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             pil.save(handle, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def to_float(image: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ def test_roundtrip_png_is_lossless(tmp_path):
     path = write_image(tmp_path / "a.png", image)
     assert np.array_equal(read_image(path), image)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert path.stat().st_mode & 0o044 == 0o044  # readable by others, like any file the user saves
 
 
 def test_modes_grey_rgba_palette(tmp_path):
