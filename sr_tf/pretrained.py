@@ -106,3 +106,53 @@ def load_generator(
 
 def build_model_key(name: str) -> str:
     return "edsr-baseline" if name == "edsr" else name
+
+
+def halve_weights_file(source: str | Path, target: str | Path) -> Path:
+    """Copy a ``.weights.h5`` file with every float32 array stored as float16 (half the size).
+
+    Keras casts the arrays back to the model's float32 variables when loading.
+    """
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    with h5py.File(tmp, "r+") as handle:
+        names: list[str] = []
+        handle.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        for name in names:
+            data = handle[name]
+            if data.dtype == np.float32:
+                values = data[()].astype(np.float16)
+                parent, key = data.parent, name.rsplit("/", 1)[-1]
+                del parent[key]
+                parent.create_dataset(key, data=values)
+    tmp.replace(target)
+    return target
+
+
+def add_shipped_model(
+    name: str, weights: str | Path, entry: dict, folder: Path | None = None
+) -> dict:
+    """Copy ``weights`` into the shipped folder as ``<name>.weights.h5`` and record ``entry``
+    (architecture, scale, command, steps, data, scores, ...) with the file's sha256."""
+    import shutil
+
+    folder = folder or SHIPPED_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.weights.h5"
+    if Path(weights).resolve() != target.resolve():
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(weights, tmp)
+        tmp.replace(target)
+    path = folder / "manifest.json"
+    models = json.loads(path.read_text())["models"] if path.exists() else {}
+    models[name] = {**entry, "file": target.name, "sha256": sha256_of(target)}
+    tmp = path.with_name(".manifest.json.tmp")
+    tmp.write_text(json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return models[name]

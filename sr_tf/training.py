@@ -159,11 +159,12 @@ def write_run_config(
 ) -> None:
     """Write run.json, or check that an existing one describes the same run."""
     record = {"stage": stage, **dataclasses.asdict(config), **(extra or {})}
+    record.setdefault("command", " ".join(["python", *sys.argv]))
     path = folder / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
         resumable = getattr(config, "RESUMABLE_CHANGES", TrainConfig.RESUMABLE_CHANGES)
-        fixed = set(record) - set(resumable) - {"init", "data"}
+        fixed = set(record) - set(resumable) - {"init", "data", "command"}
         diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
         if diffs:
             raise UserError(

@@ -67,3 +67,25 @@ def test_every_shipped_model_loads_and_matches_its_manifest():
         assert out.shape == (1, 8 * scale, 8 * scale, 3)
         for key in ("command", "steps", "data", "scores"):
             assert key in entry, f"{name}: manifest lacks {key}"
+
+
+def test_float16_copy_loads_within_half_precision(tmp_path):
+    model = build_model("edsr-baseline", 2, **TINY)
+    path = save_weights_atomic(model, tmp_path / "m.weights.h5")
+    half = pretrained.halve_weights_file(path, tmp_path / "h.weights.h5")
+    assert half.stat().st_size < 0.75 * path.stat().st_size
+    again = build_model("edsr-baseline", 2, **TINY)
+    again.load_weights(str(half))
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        assert b.dtype == np.float32 and np.allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_add_shipped_model_records_sha256(tmp_path):
+    path = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "w.weights.h5")
+    entry = pretrained.add_shipped_model(
+        "t-x2", path, {"architecture": "edsr-baseline", "scale": 2}, folder=tmp_path / "shipped"
+    )
+    stored = json.loads((tmp_path / "shipped" / "manifest.json").read_text())["models"]["t-x2"]
+    assert stored == entry and entry["sha256"] == pretrained.sha256_of(
+        tmp_path / "shipped" / "t-x2.weights.h5"
+    )

@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""Add a trained model to the shipped models: score it, store it (float16 when that costs no
+measurable PSNR) and record it in sr_tf/shipped/manifest.json.
+
+    python scripts/ship_model.py edsr-x4 --run runs/edsr-baseline_x4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sr_tf.errors import UserError, run_cli  # noqa: E402
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("name", help="shipped name, e.g. edsr-x4")
+    p.add_argument("--run", required=True, help="training run folder (run.json, best.weights.h5)")
+    p.add_argument("--weights", help="weights file (default: <run>/best.weights.h5)")
+    p.add_argument("--benchmarks", default=str(BENCHMARKS), help="folder holding Set5/ and Set14/")
+    p.add_argument("--note", default="", help="free text stored in the manifest")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import tensorflow as tf
+
+    from sr_tf.evaluation import evaluate_folder
+    from sr_tf.models import build_model
+    from sr_tf.pretrained import add_shipped_model, halve_weights_file
+    from sr_tf.weights import load_generator_weights
+
+    run = Path(args.run)
+    config = json.loads((run / "run.json").read_text())
+    weights = Path(args.weights or run / "best.weights.h5")
+    latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
+    steps = int(latest.rsplit("-", 1)[1]) if latest else None
+    overrides = config.get("model_overrides", {})
+
+    def score(path: Path) -> dict:
+        model = build_model(config["model"], config["scale"], **overrides)
+        load_generator_weights(model, path)
+        out = {}
+        for bench in ("Set5", "Set14"):
+            folder = Path(args.benchmarks) / bench
+            if not folder.is_dir():
+                raise UserError(f"benchmark folder missing: {folder}")
+            result = evaluate_folder(folder, config["scale"], model)
+            out[bench] = {
+                "psnr": round(result.mean("psnr"), 3),
+                "ssim": round(result.mean("ssim"), 4),
+                "bicubic_psnr": round(result.mean("bicubic_psnr"), 3),
+                "bicubic_ssim": round(result.mean("bicubic_ssim"), 4),
+            }
+        return out
+
+    full = score(weights)
+    with tempfile.TemporaryDirectory() as tmp:
+        half = halve_weights_file(weights, Path(tmp) / "half.weights.h5")
+        half_scores = score(half)
+        lossless = all(abs(full[b]["psnr"] - half_scores[b]["psnr"]) < 0.005 for b in full)
+        chosen, scores = (half, half_scores) if lossless else (weights, full)
+        entry = {
+            "architecture": config["model"],
+            "scale": config["scale"],
+            "overrides": overrides,
+            "command": config.get("command", ""),
+            "steps": steps,
+            "data": config.get("data", ""),
+            "scores": scores,
+            "float16": lossless,
+            "float32_scores": full,
+            "note": args.note,
+        }
+        entry = add_shipped_model(args.name, chosen, entry)
+    print(json.dumps({args.name: entry}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
