@@ -1,0 +1,61 @@
+"""The SRGAN discriminator (Ledig et al. 2017, figure 4)."""
+
+from __future__ import annotations
+
+import keras
+
+# (filter multiple of base_features, stride) for the seven conv-BN-LeakyReLU layers.
+_BODY = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2))
+NORMS = ("batch", "layer", "none")
+
+
+def _norm(kind: str, name: str) -> keras.layers.Layer | None:
+    if kind == "batch":
+        return keras.layers.BatchNormalization(momentum=0.9, name=name)
+    if kind == "layer":
+        return keras.layers.LayerNormalization(axis=[1, 2, 3], name=name)
+    return None
+
+
+def discriminator(
+    patch_size: int = 96,
+    base_features: int = 64,
+    dense_units: int = 1024,
+    norm: str = "batch",
+    name: str = "discriminator",
+) -> keras.Model:
+    """SRGAN discriminator for ``patch_size`` x ``patch_size`` RGB in [0, 1]; returns one logit.
+
+    Conv 64 + LeakyReLU(0.2), seven conv-norm-LeakyReLU layers (64 s2, 128, 128 s2, 256, 256 s2,
+    512, 512 s2; all 3x3), dense 1024 + LeakyReLU(0.2), dense 1 (no sigmoid: losses take logits).
+    Widths scale with ``base_features``/``dense_units``; ``norm`` is the paper's "batch", or
+    "layer"/"none" (e.g. for a gradient-penalty critic).  Flatten + Dense fix the input size: a
+    batch of any other patch size is rejected by Keras' input check with a ValueError
+    ("... is incompatible with the layer: expected shape=(None, 96, 96, 3) ...").
+    """
+    if norm not in NORMS:
+        raise ValueError(f"unknown discriminator norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if patch_size < 16:
+        raise ValueError(f"discriminator patch size {patch_size} is too small (at least 16)")
+    hr = keras.Input(shape=(patch_size, patch_size, 3), name="hr")
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_m11")(hr)  # the paper's [-1, 1] range
+    x = keras.layers.Conv2D(base_features, 3, padding="same", name="conv0")(x)
+    x = keras.layers.LeakyReLU(0.2, name="conv0_lrelu")(x)
+    for i, (mult, stride) in enumerate(_BODY, start=1):
+        x = keras.layers.Conv2D(
+            base_features * mult,
+            3,
+            strides=stride,
+            padding="same",
+            use_bias=norm == "none",
+            name=f"conv{i}",
+        )(x)
+        layer = _norm(norm, f"conv{i}_norm")
+        if layer is not None:
+            x = layer(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, name="dense")(x)
+    x = keras.layers.LeakyReLU(0.2, name="dense_lrelu")(x)
+    logit = keras.layers.Dense(1, name="logit")(x)
+    return keras.Model(hr, logit, name=name)
