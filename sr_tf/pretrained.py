@@ -109,28 +109,30 @@ def build_model_key(name: str) -> str:
 
 
 def halve_weights_file(source: str | Path, target: str | Path) -> Path:
-    """Copy a ``.weights.h5`` file with every float32 array stored as float16 (half the size).
+    """Write a copy of a ``.weights.h5`` file with every float32 array stored as float16.
 
     Keras casts the arrays back to the model's float32 variables when loading.
     """
-    import shutil
-
     import h5py
     import numpy as np
 
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    with h5py.File(tmp, "r+") as handle:
-        names: list[str] = []
-        handle.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-        for name in names:
-            data = handle[name]
-            if data.dtype == np.float32:
-                values = data[()].astype(np.float16)
-                parent, key = data.parent, name.rsplit("/", 1)[-1]
-                del parent[key]
-                parent.create_dataset(key, data=values)
+
+    def copy(src, dst) -> None:
+        dst.attrs.update(dict(src.attrs))
+        for key, item in src.items():
+            if isinstance(item, h5py.Group):
+                copy(item, dst.create_group(key))
+            else:
+                values = item[()]
+                if getattr(values, "dtype", None) == np.float32:
+                    values = values.astype(np.float16)
+                dst.create_dataset(key, data=values)
+                dst[key].attrs.update(dict(item.attrs))
+
+    with h5py.File(source, "r") as src, h5py.File(tmp, "w") as dst:
+        copy(src, dst)
     tmp.replace(target)
     return target
 
