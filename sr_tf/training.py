@@ -59,6 +59,7 @@ class TrainConfig:
     log_every: int = 50
     cache: bool = False
     init: str = ""  # weights of the same architecture (any scale) to start from
+    keep_checkpoints: int = 3  # how many checkpoints to keep (more: a learning curve afterwards)
     model_overrides: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -84,6 +85,7 @@ class TrainConfig:
 
     # Fields that may change between a run and its resumption.
     RESUMABLE_CHANGES = (
+        "keep_checkpoints",
         "steps",
         "validate_every",
         "checkpoint_every",
@@ -213,7 +215,8 @@ def train_pixel(
     checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, step=step, best_psnr=best_psnr
     )
-    manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=3)
+    manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=config.keep_checkpoints
+    )
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step.numpy()))
