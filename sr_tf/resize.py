@@ -56,15 +56,20 @@ def _contributions(in_len: tf.Tensor, out_len: tf.Tensor, scale: float, antialia
 
 
 def _resize_axis(image: tf.Tensor, axis: int, out_len, scale: float, antialias: bool):
+    """One 1-D pass along ``axis``: a dense [out, in] matrix (mirrored taps summed) times the image."""
     in_len = tf.shape(image, out_type=tf.int64)[axis]
-    idx, weights = _contributions(in_len, tf.cast(out_len, tf.int64), scale, antialias)
-    gathered = tf.gather(image, idx, axis=axis)  # [..., out, P, ...]
-    rank = len(image.shape)
-    shape = [1] * (rank + 1)
-    shape[axis] = -1
-    shape[axis + 1] = weights.shape[1]
-    weights = tf.reshape(tf.cast(weights, image.dtype), shape)
-    return tf.reduce_sum(gathered * weights, axis=axis + 1)
+    out_len = tf.cast(out_len, tf.int64)
+    idx, weights = _contributions(in_len, out_len, scale, antialias)
+    rows = tf.broadcast_to(tf.range(out_len)[:, None], tf.shape(idx, out_type=tf.int64))
+    matrix = tf.scatter_nd(  # scatter_nd adds duplicates: taps mirrored onto the same pixel
+        tf.stack([tf.reshape(rows, [-1]), tf.reshape(idx, [-1])], axis=1),
+        tf.reshape(tf.cast(weights, image.dtype), [-1]),
+        tf.stack([out_len, in_len]),
+    )
+    out = tf.tensordot(matrix, image, axes=[[1], [axis]])  # the new axis comes first
+    rank = image.shape.rank
+    perm = list(range(1, axis + 1)) + [0] + list(range(axis + 1, rank))
+    return tf.transpose(out, perm)
 
 
 def _round_half_away(x: tf.Tensor) -> tf.Tensor:
