@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""Upscale images with a super-resolution model; any size runs in bounded memory (tiles).
+
+    python resolve_image.py photo.png                      # -> results/photo_x4.png
+    python resolve_image.py a.jpg b.png holidays/ --output upscaled/
+    python resolve_image.py big.png --max-memory 1GB --ensemble
+    python resolve_image.py img.png --model edsr-baseline --scale 2 --weights runs/edsr_x2
+
+Images found in a folder keep their sub-folders below --output.  Greyscale stays greyscale,
+RGBA keeps its alpha channel (upscaled bicubic), EXIF orientation is applied.  Files that cannot
+be read or written are skipped and listed at the end, and the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sr_tf.errors import run_cli
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output folder, or a .png/.jpg/.bmp file for a single image (default: results/)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a shipped model (default: edsr-x4) or an architecture "
+        "(edsr-baseline, edsr-full, srresnet) together with --weights",
+    )
+    p.add_argument(
+        "--scale", type=int, choices=[2, 3, 4, 8], help="upscaling factor (default: the model's)"
+    )
+    p.add_argument("--weights", help="a .weights.h5 file or a train.py output folder")
+    p.add_argument(
+        "--num-blocks",
+        type=int,
+        help="residual blocks, if --weights come from a model trained with --num-blocks",
+    )
+    p.add_argument(
+        "--num-features",
+        type=int,
+        help="feature maps, if --weights come from a model trained with --num-features",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile side in input pixels (default: the largest that fits --max-memory)",
+    )
+    p.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        help="input pixels of context each tile sees beyond its share (default: 16)",
+    )
+    p.add_argument(
+        "--max-memory",
+        default=None,
+        help="memory budget for activations and image buffers, e.g. 1.5GB (default) or 800MB",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="average the 8 flips/transposes (x8 self-ensemble; 8 times slower)",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from sr_tf.inference import (
+        DEFAULT_OVERLAP,
+        TiledUpscaler,
+        check_tiling,
+        check_writable,
+        parse_memory,
+        plan_jobs,
+        upscale_files,
+    )
+    from sr_tf.pretrained import DEFAULT_MODEL, load_generator
+
+    overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
+    check_tiling(args.tile, overlap)
+    if args.max_memory is not None:
+        parse_memory(args.max_memory)
+    overrides = {
+        k: v
+        for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
+        if v is not None
+    }
+    model, scale = load_generator(
+        args.model or DEFAULT_MODEL, args.scale, args.weights, **overrides
+    )
+    jobs = plan_jobs(args.inputs, args.output, scale)
+    for folder in sorted({job.target.parent for job in jobs}):
+        check_writable(folder)
+    upscaler = TiledUpscaler(
+        model,
+        scale,
+        tile=args.tile,
+        overlap=overlap,
+        max_memory=args.max_memory,
+        ensemble=args.ensemble,
+    )
+    failures = upscale_files(upscaler, jobs)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
