@@ -1,0 +1,411 @@
+"""Export a generator for serving: a TF Serving SavedModel (image bytes in, PNG bytes out) and
+a fixed-size TFLite model.
+
+The SavedModel is written in TF Serving's layout, ``<base>/<version>/saved_model.pb`` with
+``variables/``, and needs nothing but TensorFlow to load (no sr_tf, no Keras).  Its signatures:
+
+* ``serving_default``: ``images``, a string tensor [batch] of encoded PNG/JPEG/BMP/GIF/WebP
+  bytes (sizes may differ within a batch) -> ``output_bytes``, string [batch] of PNG bytes.
+  The name ends in ``_bytes`` so TF Serving's REST API returns them as ``{"b64": ...}``.
+  Images come back as resolve_image.py writes them, pixel for pixel: grey stays grey (the
+  grey replicated to RGB through the model, then ITU-R 601 luma), RGBA keeps its alpha
+  (upscaled with MATLAB-style bicubic), grey+alpha comes back as RGBA.  JPEG is decoded with
+  the accurate IDCT, as PIL does.  Unlike resolve_image.py, EXIF orientation is not applied.
+* ``predict_tensor``: ``images``, uint8 [N, H, W, 3] -> ``output``, uint8 [N, sH, sW, 3].
+* ``metadata``: no inputs; the scale, the pixel limit, the model name and a description.
+
+Inputs larger than ``max_pixels`` (height x width per image; the whole N x H x W for
+``predict_tensor``, which runs the batch in one model call) fail with an InvalidArgumentError
+that says so, instead of exhausting memory.  For PNG, JPEG and GIF the size is read from the
+file header before anything is decoded.  Bad bytes (not an image, truncated, empty) fail with
+TensorFlow's decoder message; either way only the request fails, never the process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import sr_tf
+from sr_tf.errors import UserError
+from sr_tf.resize import imresize
+
+SERVING_SIGNATURE = "serving_default"
+TENSOR_SIGNATURE = "predict_tensor"
+METADATA_SIGNATURE = "metadata"
+INPUT_KEY = "images"
+BYTES_OUTPUT_KEY = "output_bytes"
+TENSOR_OUTPUT_KEY = "output"
+
+# 512 x 512 input pixels; activations then peak near 2 GB for EDSR-baseline x4 and 3 GB for
+# SRResNet x4 (sr_tf.inference.model_cost), see docs/serving.md.
+DEFAULT_MAX_PIXELS = 512 * 512
+DEFAULT_TFLITE_SIZE = (128, 128)
+
+# ITU-R 601 luma, as PIL's convert("L") and sr_tf.inference use for grey images.
+_LUMA = (0.299, 0.587, 0.114)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_HEADER_BYTES = 32
+
+
+def _to_float(image: tf.Tensor) -> tf.Tensor:
+    """uint8 -> float32 [0, 1], bit-identical to sr_tf.imageio.to_float.
+
+    A table look-up, because inside a graph TensorFlow rewrites ``x / 255`` as ``x * (1/255)``,
+    which differs in the last bit for half of the 256 values and can flip a rounded output pixel.
+    """
+    table = tf.constant(np.arange(256, dtype=np.float32) / np.float32(255.0))
+    return tf.gather(table, tf.cast(image, tf.int32))
+
+
+def _to_uint8(image: tf.Tensor) -> tf.Tensor:
+    """float [0, 1] -> uint8, rounded half to even and clipped (as sr_tf.imageio.to_uint8)."""
+    return tf.cast(tf.clip_by_value(tf.round(image * 255.0), 0.0, 255.0), tf.uint8)
+
+
+def _header_pixels(data: tf.Tensor) -> tf.Tensor:
+    """Width x height from a PNG, GIF or JPEG header without decoding; 0 for other formats."""
+    padded = tf.strings.substr(
+        tf.strings.join([tf.strings.substr(data, 0, _HEADER_BYTES), b"\0" * _HEADER_BYTES]),
+        0,
+        _HEADER_BYTES,
+    )
+    b = tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64)
+
+    def big_endian(i: int) -> tf.Tensor:
+        return b[i] * 16777216 + b[i + 1] * 65536 + b[i + 2] * 256 + b[i + 3]
+
+    is_png = tf.equal(tf.strings.substr(padded, 0, 8), _PNG_SIGNATURE)
+    is_gif = tf.equal(tf.strings.substr(padded, 0, 3), b"GIF")
+    is_jpeg = tf.equal(tf.strings.substr(padded, 0, 2), b"\xff\xd8")
+    png = big_endian(16) * big_endian(20)
+    gif = (b[6] + 256 * b[7]) * (b[8] + 256 * b[9])
+
+    def jpeg() -> tf.Tensor:
+        shape = tf.cast(tf.io.extract_jpeg_shape(data), tf.int64)
+        return shape[0] * shape[1]
+
+    zero = tf.constant(0, tf.int64)
+    other = tf.where(is_png, png, tf.where(is_gif, gif, zero))
+    return tf.cond(is_jpeg, jpeg, lambda: other)
+
+
+def _track_variables(module: tf.Module, functions: list) -> None:
+    """Track the tf.Variables the traced functions read, as keras.export.ExportArchive does.
+
+    Tracking the Keras model itself also saves a working SavedModel for TensorFlow, but the
+    TFLite converter then leaves the weights as uninitialised resource variables (NaN output).
+    """
+    seen, variables = set(), []
+    for function in functions:
+        for v in function.get_concrete_function().variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                variables.append(v)
+    module.model_variables = variables
+
+
+class ServingModule(tf.Module):
+    """The exported object: a Keras generator wrapped in serving functions."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        scale: int,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        model_name: str = "",
+    ):
+        super().__init__(name="sr_tf_serving")
+        if max_pixels <= 0:
+            raise UserError(f"--max-pixels must be positive, got {max_pixels}")
+        # A plain function, so the Keras objects are not tracked; see _track_variables.
+        self._forward = lambda x: model(x, training=False)
+        self.scale = int(scale)
+        self.max_pixels = int(max_pixels)
+        self.model_name = model_name or model.name
+        self.description = (
+            f"sr_tf {sr_tf.__version__} {self.model_name}: x{self.scale} super-resolution. "
+            f"{SERVING_SIGNATURE}: {INPUT_KEY} string[batch] of PNG/JPEG/BMP/GIF/WebP bytes -> "
+            f"{BYTES_OUTPUT_KEY} string[batch] of PNG bytes, at most {self.max_pixels} pixels "
+            f"(height x width) per image. {TENSOR_SIGNATURE}: {INPUT_KEY} uint8[N,H,W,3] -> "
+            f"{TENSOR_OUTPUT_KEY} uint8[N,{self.scale}H,{self.scale}W,3], at most "
+            f"{self.max_pixels} pixels in N x H x W."
+        )
+        _track_variables(self, [self.serve_bytes, self.serve_tensor])
+
+    def _super_resolve(self, images: tf.Tensor) -> tf.Tensor:
+        """uint8 [N, H, W, 3] -> float [N, sH, sW, 3], the model's raw output."""
+        return self._forward(_to_float(images))
+
+    def _limit(self, pixels: tf.Tensor, what: str) -> tf.Operation:
+        return tf.debugging.assert_less_equal(
+            tf.cast(pixels, tf.int64),
+            tf.constant(self.max_pixels, tf.int64),
+            message=(
+                f"{what} has more pixels than this model accepts (max_pixels="
+                f"{self.max_pixels}, set at export); send a smaller image or tiles"
+            ),
+        )
+
+    def _upscale_one(self, data: tf.Tensor) -> tf.Tensor:
+        """Encoded image bytes (scalar string) -> PNG bytes of the upscaled image."""
+        checks = [
+            tf.debugging.assert_positive(
+                tf.strings.length(data), message="empty input: no image bytes"
+            ),
+            self._limit(_header_pixels(data), "input image"),
+        ]
+        with tf.control_dependencies(checks):
+            # JPEG with the accurate integer IDCT, as PIL (and so resolve_image.py) decodes it;
+            # TensorFlow's default fast IDCT differs by up to 3 grey levels.
+            image = tf.cond(
+                tf.equal(tf.strings.substr(data, 0, 2), b"\xff\xd8"),
+                lambda: tf.io.decode_jpeg(data, channels=0, dct_method="INTEGER_ACCURATE"),
+                lambda: tf.io.decode_image(data, channels=0, expand_animations=False),
+            )
+        shape = tf.shape(image)
+        height, width, channels = shape[0], shape[1], shape[2]
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_positive(
+                    tf.minimum(height, width), message="input image has zero size"
+                ),
+                self._limit(tf.cast(height, tf.int64) * tf.cast(width, tf.int64), "input image"),
+            ]
+        ):
+            colour = tf.cond(
+                channels >= 3,
+                lambda: image[:, :, :3],
+                lambda: tf.tile(image[:, :, :1], [1, 1, 3]),
+            )
+        sr = self._super_resolve(colour[None])[0]
+
+        def grey() -> tf.Tensor:
+            return _to_uint8(
+                sr[:, :, 0:1] * _LUMA[0] + sr[:, :, 1:2] * _LUMA[1] + sr[:, :, 2:3] * _LUMA[2]
+            )
+
+        def alpha() -> tf.Tensor:
+            a = _to_float(image[:, :, -1:])
+            return _to_uint8(tf.clip_by_value(imresize(a, float(self.scale)), 0.0, 1.0))
+
+        def no_alpha() -> tf.Tensor:
+            return tf.zeros(tf.concat([tf.shape(sr)[:2], [0]], axis=0), tf.uint8)
+
+        # 1 channel: grey; 2: grey + alpha, which comes back as RGBA (as PIL's LA -> RGBA in
+        # sr_tf.imageio.read_image); 3: RGB; 4: RGBA.
+        colour_out = tf.cond(tf.equal(channels, 1), grey, lambda: _to_uint8(sr))
+        alpha_out = tf.cond(tf.equal(channels % 2, 0), alpha, no_alpha)
+        out = tf.concat([colour_out, alpha_out], axis=-1)
+        return tf.io.encode_png(out)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_KEY)])
+    def serve_bytes(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Encoded images (string [batch]) -> upscaled PNG bytes; see ``metadata`` for limits."""
+        # One image at a time, so memory is bounded by the largest image, not the batch.
+        png = tf.map_fn(
+            self._upscale_one,
+            images,
+            fn_output_signature=tf.TensorSpec([], tf.string),
+            parallel_iterations=1,
+        )
+        return {BYTES_OUTPUT_KEY: png}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=INPUT_KEY)])
+    def serve_tensor(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        """uint8 [N, H, W, 3] -> uint8 [N, sH, sW, 3]; see ``metadata`` for limits."""
+        shape = tf.shape(images, out_type=tf.int64)
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_positive(
+                    tf.minimum(shape[1], shape[2]), message="input images have zero size"
+                ),
+                self._limit(shape[0] * shape[1] * shape[2], "input batch (N x H x W)"),
+            ]
+        ):
+            images = tf.identity(images)
+        return {TENSOR_OUTPUT_KEY: _to_uint8(self._super_resolve(images))}
+
+    @tf.function(input_signature=[])
+    def metadata(self) -> dict[str, tf.Tensor]:
+        """The scale, the pixel limit, the model name and a one-paragraph description."""
+        return {
+            "scale": tf.constant(self.scale, tf.int32),
+            "max_pixels": tf.constant(self.max_pixels, tf.int64),
+            "model": tf.constant(self.model_name),
+            "description": tf.constant(self.description),
+        }
+
+    def signatures(self) -> dict:
+        return {
+            SERVING_SIGNATURE: self.serve_bytes.get_concrete_function(),
+            TENSOR_SIGNATURE: self.serve_tensor.get_concrete_function(),
+            METADATA_SIGNATURE: self.metadata.get_concrete_function(),
+        }
+
+
+def next_version(base: str | os.PathLike) -> int:
+    """One more than the highest numeric version folder under ``base`` (1 if there is none)."""
+    base = Path(base)
+    if not base.is_dir():
+        return 1
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _prepare_base(base: Path) -> None:
+    if base.exists() and not base.is_dir():
+        raise UserError(f"--output {base} is a file; TF Serving needs a folder of versions")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create {base}: {err.strerror or err}") from err
+    if not os.access(base, os.W_OK):
+        raise UserError(f"cannot write to {base}")
+
+
+def export_savedmodel(
+    model: keras.Model,
+    scale: int,
+    base: str | os.PathLike,
+    version: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    model_name: str = "",
+) -> Path:
+    """Write ``<base>/<version>/`` (next free version by default); returns that folder.
+
+    The SavedModel is written to a hidden temporary folder beside it and renamed, so TF
+    Serving, which watches ``base`` for numeric folders, never sees a half-written version.
+    """
+    base = Path(base)
+    if version is not None and version <= 0:
+        raise UserError(f"--version must be a positive integer, got {version}")
+    _prepare_base(base)
+    version = version or next_version(base)
+    target = base / str(version)
+    if target.exists():
+        raise UserError(
+            f"{target} exists; pick another --version or leave it out for the next free one"
+        )
+    module = ServingModule(model, scale, max_pixels, model_name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    try:
+        tf.saved_model.save(module, str(tmp), signatures=module.signatures())
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"HxW"`` -> (height, width)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or 0 in (int(match[1]), int(match[2])):
+        raise UserError(f"size {text!r} is not HxW with positive integers, e.g. 128x128")
+    return int(match[1]), int(match[2])
+
+
+def tflite_bytes(model: keras.Model, size: tuple[int, int], float16: bool = False) -> bytes:
+    """A TFLite flatbuffer: uint8 [1, H, W, 3] in, uint8 [1, sH, sW, 3] out."""
+    height, width = size
+
+    class _Fixed(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self._forward = lambda x: model(x, training=False)
+            _track_variables(self, [self.upscale])
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([1, height, width, 3], tf.uint8, name=INPUT_KEY)]
+        )
+        def upscale(self, images):
+            return {TENSOR_OUTPUT_KEY: _to_uint8(self._forward(_to_float(images)))}
+
+    module = _Fixed()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.upscale.get_concrete_function()], module
+    )
+    if float16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def export_tflite(
+    model: keras.Model,
+    output: str | os.PathLike,
+    size: tuple[int, int] = DEFAULT_TFLITE_SIZE,
+    float16: bool = False,
+) -> Path:
+    """Write a fixed-size TFLite model to ``output`` (``.tflite`` is appended if missing)."""
+    output = Path(output)
+    if output.suffix != ".tflite":
+        output = output.with_name(output.name + ".tflite")
+    if output.is_dir():
+        raise UserError(f"{output} is a folder; pass a file name for --format tflite")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create {output.parent}: {err.strerror or err}") from err
+    data = tflite_bytes(model, size, float16)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return output
+
+
+def run_tflite(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:
+    """Run a TFLite model from :func:`export_tflite` on one uint8 [H, W, 3] image."""
+    with warnings.catch_warnings():
+        # tf.lite.Interpreter announces its move to ai_edge_litert; it still works in TF 2.21.
+        warnings.filterwarnings(
+            "ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning
+        )
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    if tuple(inp["shape"][1:3]) != image.shape[:2]:
+        raise UserError(
+            f"this TFLite model takes {inp['shape'][1]}x{inp['shape'][2]} images, "
+            f"got {image.shape[0]}x{image.shape[1]}"
+        )
+    interpreter.set_tensor(inp["index"], image[None].astype(np.uint8))
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"])[0]
+
+
+def tflite_max_difference(path: str | os.PathLike, model: keras.Model, image: np.ndarray) -> int:
+    """Largest per-pixel difference (grey levels) between the TFLite model and Keras on ``image``."""
+    expected = _to_uint8(model(tf.cast(image[None], tf.float32) / 255.0, training=False))[0]
+    actual = run_tflite(path, image)
+    return int(np.max(np.abs(actual.astype(np.int16) - expected.numpy().astype(np.int16))))
+
+
+def check_image(size: tuple[int, int]) -> np.ndarray:
+    """A deterministic uint8 RGB test picture (smooth gradients and hard edges) of ``size``."""
+    height, width = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack(
+        [
+            0.5 + 0.4 * np.sin(x / 7.0 + y / 11.0),
+            0.5 + 0.4 * np.cos(x / 5.0 - y / 9.0),
+            ((x // 8 + y // 8) % 2) * 0.8 + 0.1,
+        ],
+        axis=-1,
+    )
+    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
