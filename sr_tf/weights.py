@@ -70,19 +70,17 @@ def load_generator_weights(
     path = Path(path)
     checkpoint = _latest_checkpoint(path)
     if checkpoint:
-        names = {name.split("/")[0] for name, _ in tf.train.list_variables(checkpoint)}
-        for candidate in (key, "model", "generator"):
-            if candidate in names:
-                status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
-                status.expect_partial()
-                try:
-                    status.assert_existing_objects_matched()
-                except AssertionError as err:
-                    raise UserError(
-                        f"checkpoint {checkpoint} does not fit this model: {err}"
-                    ) from err
-                return f"checkpoint {checkpoint}"
-        raise UserError(f"checkpoint {checkpoint} holds no generator ({sorted(names)})")
+        # Variables shared with an optimizer are stored under the optimizer's path, so the
+        # generator's key is found by restoring and checking the match, not by variable names.
+        for candidate in dict.fromkeys((key, "model", "generator")):
+            status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
+            status.expect_partial()
+            try:
+                status.assert_existing_objects_matched()
+            except AssertionError:
+                continue
+            return f"checkpoint {checkpoint}"
+        raise UserError(f"checkpoint {checkpoint} holds no generator that fits {model.name}")
     if not path.exists():
         raise UserError(f"no such weights file or checkpoint: {path}")
     if not path.name.endswith(".h5"):
