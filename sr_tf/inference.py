@@ -15,9 +15,12 @@ How a picture is upscaled (``TiledUpscaler``):
   ``[None, None, None, 3]``: it is traced once per upscaler, never per tile or per image.
 * Tile size: ``tile=None`` picks the largest tile (and the whole image, when it fits) whose
   estimated memory stays within ``max_memory`` (see ``model_cost`` and ``TiledUpscaler.plan``).
-* ``ensemble=True``: the geometric x8 self-ensemble of EDSR (4 flips x optional transpose); the 8
-  variants of each tile go through the model as one batch inside the same ``tf.function``, and
-  their un-transformed outputs are averaged.  It combines with tiling (tiles are ensembled).
+* ``ensemble=True``: the geometric x8 self-ensemble of EDSR (4 flips x optional transpose),
+  inside the same ``tf.function``: the 8 variants of each tile go through the model as one
+  batch, and their un-transformed outputs are averaged.  It combines with tiling (tiles are
+  ensembled).  When memory is tight, 8 variants per call would force small tiles whose overlap
+  costs more than batching saves (a CPU gains nothing from the batch), so the plan then runs
+  4, 2 or 1 variants per call, one call after another, to keep tiles at least 256 pixels.
 * Output rows are produced in horizontal bands: once a row of tiles is done, the rows above the
   next row of tiles are final and leave the float accumulator, so writing a uint8 image never
   holds the whole float32 output (8160x5424x3 float32 is 531 MB).
@@ -64,6 +67,10 @@ DEFAULT_OVERLAP = 16
 MEMORY_SAFETY = 1.25
 CALL_OVERHEAD = 96 * MB
 _MAX_BATCH = 16
+# Ensemble variants per model call, tried in this order; fewer per call is chosen only when the
+# tiles would otherwise be smaller than _GOOD_TILE (where overlap work starts to dominate).
+_ENSEMBLE_GROUPS = (8, 4, 2, 1)
+_GOOD_TILE = 256
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 ProgressCallback = Callable[[int, int], None]
@@ -226,6 +233,7 @@ class TilePlan:
     cols: list[int]
     batch: int
     estimated_bytes: int
+    group: int = 1  # ensemble variants per model call (8 = all in one batch)
 
     @property
     def whole(self) -> bool:
@@ -275,10 +283,9 @@ class TiledUpscaler:
             self._cost = model_cost(self.model)
         return self._cost
 
-    def _tile_bytes(self, tile_h: int, tile_w: int, batch: int = 1) -> float:
-        copies = 8 if self.ensemble else 1
+    def _tile_bytes(self, tile_h: int, tile_w: int, batch: int = 1, group: int = 1) -> float:
         per_pixel = self.cost.bytes_per_lr_pixel * MEMORY_SAFETY + self.scale**2 * 3 * 4
-        return per_pixel * tile_h * tile_w * batch * copies + CALL_OVERHEAD
+        return per_pixel * tile_h * tile_w * batch * group + CALL_OVERHEAD
 
     def _image_bytes(self, height: int, width: int, tile_h: int, out_bytes_per_px: int) -> float:
         """Input (float32), the finished output, and the float band of one tile row in flight."""
@@ -287,101 +294,108 @@ class TiledUpscaler:
         return height * width * 3 * 4 + height * s * width * s * out_bytes_per_px + band
 
     def plan(self, height: int, width: int, out_bytes_per_px: int = 3) -> TilePlan:
-        """Choose the tile shape and batch for an LR image of ``height`` x ``width``."""
+        """Choose tile shape, tiles per call and ensemble variants per call for an LR image."""
         if height <= 0 or width <= 0:
             raise UserError(f"cannot upscale an empty image ({height}x{width})")
         o = self.overlap
 
-        def need(th: int, tw: int, batch: int = 1) -> float:
-            return self._tile_bytes(th, tw, batch) + self._image_bytes(
-                height, width, th, out_bytes_per_px
-            )
+        def need(th: int, tw: int, batch: int = 1, group: int = 1) -> float:
+            image = self._image_bytes(height, width, th, out_bytes_per_px)
+            return self._tile_bytes(th, tw, batch, group) + image
 
+        groups = _ENSEMBLE_GROUPS if self.ensemble else (1,)
         if self.tile is not None:
             th, rows = tile_starts(height, self.tile, o)
             tw, cols = tile_starts(width, self.tile, o)
-            if self.max_memory is not None and need(th, tw) > self.budget:
+            group = next((g for g in groups if need(th, tw, 1, g) <= self.budget), groups[-1])
+            if self.max_memory is not None and need(th, tw, 1, group) > self.budget:
                 raise UserError(
-                    f"--tile {self.tile} needs about {format_bytes(need(th, tw))} for this "
-                    f"{width}x{height} image, more than --max-memory {format_bytes(self.budget)}; "
-                    "lower --tile or raise --max-memory"
+                    f"--tile {self.tile} needs about {format_bytes(need(th, tw, 1, group))} for "
+                    f"this {width}x{height} image, more than --max-memory "
+                    f"{format_bytes(self.budget)}; lower --tile or raise --max-memory"
                 )
-        elif need(height, width) <= self.budget:
-            th, rows, tw, cols = height, [0], width, [0]
         else:
-            side = max(height, width)
-            while side > 2 * o and need(min(side, height), min(side, width)) > self.budget:
-                side = int(side * 0.95) if side > 64 else side - 1
-            if side <= 2 * o:
-                smallest = need(min(2 * o + 1, height), min(2 * o + 1, width))
+            for group in groups:
+                if need(height, width, 1, group) <= self.budget:
+                    th, rows, tw, cols = height, [0], width, [0]
+                    break
+                side = max(height, width)
+                while (
+                    side > 2 * o
+                    and need(min(side, height), min(side, width), 1, group) > self.budget
+                ):
+                    side = int(side * 0.95) if side > 64 else side - 1
+                # With an ensemble, fewer variants per call buy larger tiles (less overlap work).
+                if side > 2 * o and (side >= _GOOD_TILE or group == groups[-1]):
+                    th, rows = tile_starts(height, side, o)
+                    tw, cols = tile_starts(width, side, o)
+                    break
+            else:
+                smallest = need(min(2 * o + 1, height), min(2 * o + 1, width), 1, groups[-1])
                 raise UserError(
                     f"--max-memory {format_bytes(self.budget)} is too small for this "
                     f"{width}x{height} image: one tile with overlap {o} needs about "
                     f"{format_bytes(smallest)}; raise --max-memory"
                 )
-            th, rows = tile_starts(height, side, o)
-            tw, cols = tile_starts(width, side, o)
         batch = 1
         if self.tile is not None and len(rows) * len(cols) > 1:
             # Small explicit tiles: several per call amortise the per-call overhead.
             while (
                 batch < min(_MAX_BATCH, len(rows) * len(cols))
-                and need(th, tw, batch + 1) <= self.budget
+                and need(th, tw, batch + 1, group) <= self.budget
             ):
                 batch += 1
-        return TilePlan(th, tw, rows, cols, batch, int(need(th, tw, batch)))
+        return TilePlan(th, tw, rows, cols, batch, int(need(th, tw, batch, group)), group)
 
     # -- the model call -----------------------------------------------------------------------
 
-    def _function(self, square: bool):
-        key = square if self.ensemble else None
+    def _function(self, group: int, square: bool):
+        """The compiled model call: plain, or the x8 ensemble with ``group`` variants per call."""
+        if not self.ensemble:
+            key = None
+        else:
+            group = group if square else min(group, 4)  # transposed variants differ in shape
+            key = group
         if key not in self._functions:
             spec = [tf.TensorSpec([None, None, None, 3], tf.float32)]
-            if not self.ensemble:
+            if key is None:
                 body = self._forward
             else:
-                body = self._ensemble_square if square else self._ensemble_rect
+                body = lambda x: self._ensemble(x, group)  # noqa: E731
             self._functions[key] = tf.function(body, input_signature=spec)
         return self._functions[key]
 
     def _forward(self, x: tf.Tensor) -> tf.Tensor:
         return self.model(x, training=False)
 
-    @staticmethod
-    def _flips(x: tf.Tensor) -> list[tf.Tensor]:
-        return [x, tf.reverse(x, [2]), tf.reverse(x, [1]), tf.reverse(x, [1, 2])]
+    def _ensemble(self, x: tf.Tensor, group: int) -> tf.Tensor:
+        """Mean of the model over the 8 flips/transposes of ``x``, ``group`` variants per call.
 
-    def _undo(self, ys: list[tf.Tensor], transposed: bool) -> tf.Tensor:
-        """Sum of the un-flipped (and un-transposed) outputs of the four flip variants."""
+        Calls run one after another (control dependencies), so only one group's activations are
+        alive at a time.
+        """
+        n = tf.shape(x)[0]
+        xt = tf.transpose(x, [0, 2, 1, 3])
+        variants = [(src, axes) for src in (x, xt) for axes in ([], [2], [1], [1, 2])]
         total = None
-        for y, axes in zip(ys, ([], [2], [1], [1, 2]), strict=True):
-            y = tf.reverse(y, axes) if axes else y
-            if transposed:
-                y = tf.transpose(y, [0, 2, 1, 3])
-            total = y if total is None else total + y
-        return total
+        for start in range(0, 8, group):
+            chunk = variants[start : start + group]
+            with tf.control_dependencies([] if total is None else [total]):
+                inputs = [
+                    tf.reverse(src, axes) if axes else tf.identity(src) for src, axes in chunk
+                ]
+            y = self.model(tf.concat(inputs, 0) if len(inputs) > 1 else inputs[0], training=False)
+            for i, (src, axes) in enumerate(chunk):
+                yi = y[i * n : (i + 1) * n]
+                yi = tf.reverse(yi, axes) if axes else yi
+                if src is xt:
+                    yi = tf.transpose(yi, [0, 2, 1, 3])
+                total = yi if total is None else total + yi
+        return total / 8.0
 
-    def _ensemble_square(self, x: tf.Tensor) -> tf.Tensor:
-        variants = self._flips(x) + self._flips(tf.transpose(x, [0, 2, 1, 3]))
-        n = tf.shape(x)[0]
-        y = self.model(tf.concat(variants, 0), training=False)
-        parts = [y[i * n : (i + 1) * n] for i in range(8)]
-        return (self._undo(parts[:4], False) + self._undo(parts[4:], True)) / 8.0
-
-    def _ensemble_rect(self, x: tf.Tensor) -> tf.Tensor:
-        # Transposed tiles have another shape: two batches of 4, the second after the first so
-        # that the two never hold activations at the same time.
-        n = tf.shape(x)[0]
-        y = self.model(tf.concat(self._flips(x), 0), training=False)
-        first = self._undo([y[i * n : (i + 1) * n] for i in range(4)], False)
-        with tf.control_dependencies([first]):
-            xt = tf.identity(tf.transpose(x, [0, 2, 1, 3]))
-        y = self.model(tf.concat(self._flips(xt), 0), training=False)
-        return (first + self._undo([y[i * n : (i + 1) * n] for i in range(4)], True)) / 8.0
-
-    def run_batch(self, tiles: np.ndarray) -> np.ndarray:
+    def run_batch(self, tiles: np.ndarray, group: int = 8) -> np.ndarray:
         """The model (or its x8 ensemble) on a [B, h, w, 3] float32 batch; returns NumPy."""
-        fn = self._function(tiles.shape[1] == tiles.shape[2])
+        fn = self._function(group, tiles.shape[1] == tiles.shape[2])
         return fn(tf.convert_to_tensor(tiles, tf.float32)).numpy()
 
     # -- upscaling ----------------------------------------------------------------------------
@@ -415,7 +429,7 @@ class TiledUpscaler:
                     for r, c in chunk
                 ]
             )
-            out = self.run_batch(tiles)
+            out = self.run_batch(tiles, plan.group)
             if out.shape[1:] != (th * s, tw * s, 3):
                 raise ValueError(
                     f"the model turned a {th}x{tw} tile into {out.shape[1]}x{out.shape[2]}, "

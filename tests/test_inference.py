@@ -137,9 +137,13 @@ def test_ensemble_is_the_mean_of_the_eight_transformed_passes(shape):
     model = tiny("srresnet", 2)
     x = to_float(smooth_image(*shape, seed=4))
     up = TiledUpscaler(model, 2, ensemble=True)
+    assert up.plan(*shape).group == 8  # all 8 variants in one batch
     got = up.upscale(x)
-    np.testing.assert_allclose(got, naive_ensemble(model, x), atol=2e-5)
+    expected = naive_ensemble(model, x)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
     assert not np.allclose(got, up.model(x[None]).numpy()[0], atol=1e-3)
+    for group in (4, 2, 1):  # fewer variants per call, one call after another
+        np.testing.assert_allclose(up.run_batch(x[None], group)[0], expected, atol=2e-5)
 
 
 def test_ensemble_combines_with_tiling():
@@ -204,8 +208,10 @@ def test_memory_budget_sets_the_tile_size():
     assert plan.rows[-1] + plan.tile_h == 2000 and plan.cols[-1] + plan.tile_w == 1500
     bigger = TiledUpscaler(model, 4, max_memory="1200MB").plan(2000, 1500)
     assert bigger.tile_h > plan.tile_h
+    # With an ensemble, fewer variants per call keep the tiles large when memory is tight.
     ens = TiledUpscaler(model, 4, max_memory="600MB", ensemble=True).plan(2000, 1500)
-    assert ens.tile_h < plan.tile_h
+    assert ens.group < 8 and ens.estimated_bytes <= 600 * MB
+    assert TiledUpscaler(model, 4, ensemble=True).plan(64, 64).group == 8
     # Small explicit tiles are batched within the budget.
     assert TiledUpscaler(model, 4, tile=32, overlap=4).plan(200, 200).batch > 1
 
