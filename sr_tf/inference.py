@@ -682,11 +682,15 @@ def upscale_files(
                 job.target,
                 lambda d, t, n=name, o=out_px: progress.tiles(n, o, d, t),
             )
-        except (UserError, OSError) as err:
+        except (UserError, OSError, MemoryError, tf.errors.ResourceExhaustedError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if isinstance(err, (MemoryError, tf.errors.ResourceExhaustedError)):
+                reason = f"out of memory ({reason}); lower --max-memory or --tile"
             if len(jobs) == 1:
-                raise UserError(str(err)) from err
-            failures.append((job.source, str(err)))
-            progress.finished(name, 0, f"FAILED ({err})")
+                raise UserError(reason) from err
+            failures.append((job.source, reason))
+            progress.total_out -= out_px  # no longer part of the work left
+            progress.finished(name, 0, f"FAILED ({reason})")
             continue
         progress.finished(name, ow * oh, f"{w}x{h} -> {ow}x{oh} {job.target}")
     if failures:
