@@ -319,7 +319,9 @@ class GanTrainer:
             self.checkpoint.restore(
                 self.manager.latest_checkpoint
             ).assert_existing_objects_matched()
-            log.info("resumed from %s at step %d", self.manager.latest_checkpoint, int(self.step))
+            log.info(
+                "resumed from %s at step %d", self.manager.latest_checkpoint, int(self.step.numpy())
+            )
         else:
             log.info(
                 "generator initialised from %s", load_generator_weights(self.generator, config.init)
@@ -435,7 +437,7 @@ class GanTrainer:
         """Train to ``config.steps`` (or stop early at ``until``); returns a summary dict."""
         cfg, output = self.config, self.output
         stop = min(cfg.steps, until) if until else cfg.steps
-        start = int(self.step)
+        start = int(self.step.numpy())
         summary = {"step": start, "output": str(output), "vgg_features": cfg.vgg_features}
         if start >= stop:
             log.info("already trained to step %d (--steps %d)", start, cfg.steps)
@@ -470,10 +472,10 @@ class GanTrainer:
         with writer.as_default():
             if start == 0:
                 tf.summary.text("run/vgg_features", cfg.vgg_features, step=0)
-            while int(self.step) < stop:
+            while int(self.step.numpy()) < stop:
                 lr_now = float(self.g_optimizer.learning_rate)  # the rate this step uses
                 values = self.train_step([next(iterator) for _ in range(cfg.d_steps)])
-                current = int(self.step)
+                current = int(self.step.numpy())
                 if not all(math.isfinite(v) for v in values.values()):
                     raise RuntimeError(
                         f"a GAN loss became non-finite at step {current}: {values}; "
@@ -516,7 +518,7 @@ class GanTrainer:
             log.warning("this generator was trained with RANDOM VGG features (testing only)")
         return {
             **summary,
-            "step": int(self.step),
+            "step": int(self.step.numpy()),
             "best_psnr": float(self.best_psnr.numpy()),
             "last_psnr": last_val,
         }
@@ -536,7 +538,7 @@ def train_gan(
 
 
 def snapshot(trainer: GanTrainer) -> dict[str, np.ndarray]:
-    """Every variable that defines the training state, by a stable name (for comparisons)."""
+    """Every variable of the training state (G, D, both optimizers, step) by position."""
     out = {}
     for prefix, variables in (
         ("G", trainer.generator.weights),
@@ -545,8 +547,8 @@ def snapshot(trainer: GanTrainer) -> dict[str, np.ndarray]:
         ("optD", trainer.d_optimizer.variables),
     ):
         for i, v in enumerate(variables):
-            out[f"{prefix}/{i:03d}/{v.path if hasattr(v, 'path') else v.name}"] = np.asarray(v)
-    out["step"] = np.asarray(int(trainer.step))
+            out[f"{prefix}/{i:03d}"] = np.asarray(v)
+    out["step"] = np.asarray(int(trainer.step.numpy()))
     return out
 
 

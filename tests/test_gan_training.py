@@ -1,0 +1,317 @@
+"""sr_tf.gan_training and `train.py --stage gan`: every adversarial loss trains, checkpoints
+restore exactly in a new process, resuming is exact, the CLI runs/resumes and fails cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_tf.data import folder_source, training_dataset
+from sr_tf.errors import UserError
+from sr_tf.gan_training import (
+    GAN_LOSSES,
+    RECIPES,
+    Adversarial,
+    GanConfig,
+    GanTrainer,
+    parse_content,
+    snapshot,
+)
+from sr_tf.imageio import write_image
+from sr_tf.losses import RANDOM_VGG
+from sr_tf.models import build_model
+from sr_tf.models.discriminator import discriminator
+from sr_tf.weights import save_weights_atomic
+from tests.conftest import REPO, smooth_image
+
+TINY = {"num_blocks": 1, "num_features": 8}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gan_data")
+    for i in range(4):
+        write_image(folder / f"img{i}.png", smooth_image(48, 52, seed=20 + i))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def stage1(tmp_path_factory):
+    """Tiny stage-1 generators (EDSR and SRResNet, x4) saved like stage 1 saves them."""
+    folder = tmp_path_factory.mktemp("stage1")
+    paths = {}
+    for name in ("edsr-baseline", "srresnet"):
+        model = build_model(name, 4, **TINY)
+        paths[name] = str(save_weights_atomic(model, folder / f"{name}.weights.h5"))
+    return paths
+
+
+def tiny(stage1, **changes) -> GanConfig:
+    fields = dict(
+        model="edsr-baseline",
+        scale=4,
+        steps=2,
+        batch_size=2,
+        patch_size=24,
+        d_features=4,
+        d_dense=8,
+        content_loss="mse",
+        init=stage1["edsr-baseline"],
+        model_overrides=TINY,
+        checkpoint_every=100,
+        log_every=1,
+    )
+    return GanConfig(**{**fields, **changes})
+
+
+def test_content_spec_and_recipes():
+    assert parse_content("mse+0.006*vgg54") == [(1.0, "mse"), (0.006, "vgg54")]
+    assert parse_content("1e-3*vgg22") == [(1e-3, "vgg22")]
+    for bad in ("vgg99", "mse+l1", "mse+mse", "2*"):
+        with pytest.raises(UserError):
+            parse_content(bad)
+    paper = GanConfig()
+    assert (paper.content_loss, paper.adv_weight, paper.gan_loss) == ("vgg54", 1e-3, "modified")
+    assert paper.vgg_scale == pytest.approx(1 / 12.75) and paper.label_smoothing == 0.0
+    seed = GanConfig(recipe="mse-vgg")
+    assert (seed.content_loss, seed.vgg_scale, seed.adv_weight) == ("mse+0.006*vgg54", 1.0, 1e-3)
+    assert GanConfig(recipe="mse-gan").content_loss == "mse"
+    assert not GanConfig(recipe="mse-gan").uses_vgg
+    assert GanConfig(recipe="mse-gan", adv_weight=0.0).adv_weight == 0.0
+    assert GanConfig(content_loss="vgg22", adv_weight=5e-3).content_loss == "vgg22"
+    assert set(RECIPES) == {"paper", "mse-vgg", "mse-gan"}
+    assert set(GAN_LOSSES) == {name for name, _ in VARIANTS}  # all tested below
+    assert GanConfig(random_vgg=True).vgg_features == RANDOM_VGG
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"gan_loss": "hinge", "noisy_labels": True},
+        {"gan_loss": "least-squares", "label_smoothing": 0.2},
+        {"gan_loss": "modified", "label_smoothing": 0.2, "noisy_labels": True},
+        {"gan_loss": "relativistic", "noisy_labels": True},
+        {"d_steps": 0},
+        {"patch_size": 26},
+        {"d_norm": "group"},
+    ],
+)
+def test_bad_option_combinations(stage1, changes):
+    with pytest.raises(UserError):
+        tiny(stage1, **changes)
+
+
+def test_a_new_run_needs_init(tmp_path, stage1):
+    with pytest.raises(UserError, match="--init"):
+        GanTrainer(tiny(stage1, init=""), tmp_path / "run")
+
+
+def test_tfgan_minimax_discriminator_default_is_overridden():
+    """tfgan smooths real labels by 0.25 by default; ours (the paper's) does not."""
+    logits = tf.fill([4, 1], 3.0)
+    ours = float(Adversarial("minimax").discriminator_loss(logits, -logits))
+    expected = 2 * np.log1p(np.exp(-3.0))  # unsmoothed cross-entropy on both sides
+    assert ours == pytest.approx(expected, rel=1e-5)
+
+
+VARIANTS = [
+    ("minimax", {"label_smoothing": 0.2}),
+    ("modified", {}),
+    ("least-squares", {"noisy_labels": True}),
+    ("wasserstein-gp", {"d_norm": "layer"}),
+    ("hinge", {"d_steps": 2}),
+    ("relativistic", {}),
+]
+
+
+@pytest.mark.parametrize(("gan_loss", "extra"), VARIANTS)
+def test_every_gan_loss_trains_both_networks(tmp_path, data, stage1, gan_loss, extra):
+    cfg = tiny(stage1, gan_loss=gan_loss, **extra)
+    trainer = GanTrainer(cfg, tmp_path / "run")
+    before = snapshot(trainer)
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    for _ in range(2):
+        values = trainer.train_step([next(batches) for _ in range(cfg.d_steps)])
+        assert all(np.isfinite(v) for v in values.values()), values
+    assert {"g_loss", "g_adv", "g_mse", "d_loss", "d_real", "d_fake"} <= set(values)
+    assert ("d_gp" in values) == (gan_loss == "wasserstein-gp")
+    after = snapshot(trainer)
+    for net in ("G", "D"):
+        keys = [k for k in before if k.startswith(f"{net}/")]
+        assert any(not np.array_equal(before[k], after[k]) for k in keys), f"{net} did not change"
+    assert int(after["step"]) == 2
+    assert int(trainer.d_optimizer.iterations.numpy()) == 2 * cfg.d_steps
+
+
+def test_gradient_penalty_reaches_discriminator_weights():
+    critic = discriminator(24, 4, 8, norm="none")
+    adv = Adversarial("wasserstein-gp")
+    hr, sr = tf.random.uniform([2, 24, 24, 3], seed=1), tf.random.uniform([2, 24, 24, 3], seed=2)
+
+    @tf.function
+    def grads():
+        with tf.GradientTape() as tape:
+            penalty = adv.gradient_penalty(hr, sr, None, critic)
+        return penalty, tape.gradient(penalty, critic.trainable_variables)
+
+    penalty, g = grads()
+    assert float(penalty) > 0
+    # every kernel shapes the input gradient (biases need not: the net is piecewise linear)
+    kernels = [x for x, v in zip(g, critic.trainable_variables) if "kernel" in v.path]
+    assert len(kernels) == 10 and all(x is not None for x in kernels)
+    assert float(tf.linalg.global_norm(kernels)) > 0
+
+
+CHILD = """
+import sys, numpy as np
+from sr_tf.gan_training import GanConfig, GanTrainer, snapshot
+run = sys.argv[1]
+trainer = GanTrainer(GanConfig.from_run(run), run)
+np.savez(sys.argv[2], **snapshot(trainer))
+"""
+
+
+def test_checkpoint_restores_in_a_new_process_and_resume_is_exact(tmp_path, data, stage1):
+    cfg = tiny(stage1, steps=4, gan_loss="modified")
+    source = folder_source(data)
+    interrupted = tmp_path / "interrupted"
+    first = GanTrainer(cfg, interrupted)
+    assert first.fit(source, until=2)["step"] == 2  # as if stopped after step 2
+    parent = snapshot(first)
+    child_file = tmp_path / "child.npz"
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(interrupted), str(child_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,  # a fresh interpreter importing sr_tf from this checkout
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    child = dict(np.load(child_file))
+    assert sorted(child) == sorted(parent)
+    assert any(k.startswith("optG/") for k in child) and any(k.startswith("optD/") for k in child)
+    for key in parent:
+        np.testing.assert_array_equal(child[key], parent[key], err_msg=key)
+
+    resumed = GanTrainer(cfg, interrupted).fit(source)
+    straight = GanTrainer(cfg, tmp_path / "straight")
+    straight.fit(source)
+    assert resumed["step"] == 4
+    a, b = snapshot(GanTrainer(cfg, interrupted)), snapshot(straight)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)
+    for name in ("last.weights.h5", "best.weights.h5", "run.json"):
+        assert (interrupted / name).exists()
+    with pytest.raises(UserError, match="different run"):
+        GanTrainer(tiny(stage1, steps=4, gan_loss="hinge"), interrupted)
+
+
+def _train_cli(args, env=None, timeout=300):
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )
+    return out, time.perf_counter() - start
+
+
+def test_cli_gan_stage_runs_and_resumes_with_random_vgg(tmp_path, data, stage1):
+    output = tmp_path / "gan"
+    common = [
+        str(data),
+        "--stage",
+        "gan",
+        "--model",
+        "srresnet",
+        "--num-blocks",
+        "1",
+        "--num-features",
+        "8",
+        "--init",
+        stage1["srresnet"],
+        "--random-vgg",
+        "--batch-size",
+        "2",
+        "--patch-size",
+        "32",
+        "--d-features",
+        "4",
+        "--d-dense",
+        "8",
+        "--val-count",
+        "1",
+        "--output",
+        str(output),
+        "--log-every",
+        "1",
+    ]
+    out, _ = _train_cli([*common, "--steps", "2"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RANDOM" in out.stderr and "testing only" in out.stdout
+    record = json.loads((output / "run.json").read_text())
+    assert record["stage"] == "gan" and record["vgg_features"] == RANDOM_VGG
+    assert record["content_loss"] == "vgg54" and record["gan_loss"] == "modified"
+    ckpt = tf.train.latest_checkpoint(str(output / "checkpoints"))
+    assert ckpt.endswith("ckpt-2")
+    assert (
+        tf.train.load_variable(ckpt, "vgg_features/.ATTRIBUTES/VARIABLE_VALUE").decode()
+        == RANDOM_VGG
+    )
+    assert {"generator", "discriminator", "g_optimizer", "d_optimizer", "step"} <= {
+        name.split("/")[0] for name, _ in tf.train.list_variables(ckpt)
+    }
+
+    out, _ = _train_cli([*common, "--steps", "4"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "resumed from" in out.stderr and "at step 2" in out.stderr
+    assert tf.train.latest_checkpoint(str(output / "checkpoints")).endswith("ckpt-4")
+    assert (output / "last.weights.h5").exists()
+
+
+def test_cli_without_vgg_weights_stops_with_one_line(tmp_path, data, stage1):
+    """No network here: the ImageNet download fails fast and the user is told what to do."""
+    keras_home = tmp_path / "keras_home"  # an empty cache, so a download is attempted
+    keras_home.mkdir()
+    output = tmp_path / "gan"
+    out, seconds = _train_cli(
+        [
+            str(data),
+            "--stage",
+            "gan",
+            "--model",
+            "srresnet",
+            "--num-blocks",
+            "1",
+            "--num-features",
+            "8",
+            "--init",
+            stage1["srresnet"],
+            "--steps",
+            "2",
+            "--output",
+            str(output),
+        ],
+        env={"KERAS_HOME": str(keras_home)},
+        timeout=180,
+    )
+    if (keras_home / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").exists():
+        pytest.skip("this machine can download the VGG19 weights")
+    assert out.returncode == 2, out.stderr[-3000:]
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, out.stderr
+    assert "VGG19 ImageNet weights" in errors[0] and "--vgg-weights" in errors[0]
+    assert "keras_home" in errors[0]  # where to copy the file
+    assert "Traceback" not in out.stderr and "Downloading" not in out.stdout
+    assert not (output / "run.json").exists()
+    assert seconds < 150
