@@ -125,7 +125,7 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
         d_dense=args.d_dense, d_norm=args.d_norm, vgg_weights=args.vgg_weights,
         random_vgg=args.random_vgg, seed=args.seed, validate_every=args.validate_every,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, cache=args.cache,
-        init=args.init, model_overrides=overrides,
+        init=args.init, model_overrides=overrides, keep_checkpoints=args.keep_checkpoints,
     )
     train, val, description = training_sources(args.datasets, args.scale, args.val_data, args.val_count,
                                                args.data_dir)

@@ -107,6 +107,7 @@ class GanConfig:
     validate_every: int = 1000
     checkpoint_every: int = 500
     log_every: int = 50
+    keep_checkpoints: int = 3
     cache: bool = False
     init: str = ""  # stage-1 weights file or run folder
     model_overrides: dict = dataclasses.field(default_factory=dict)
@@ -116,6 +117,7 @@ class GanConfig:
         "validate_every",
         "checkpoint_every",
         "log_every",
+        "keep_checkpoints",
         "cache",
         "init",
         "vgg_weights",
@@ -155,6 +157,7 @@ class GanConfig:
             "validate_every",
             "checkpoint_every",
             "log_every",
+            "keep_checkpoints",
         ):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
@@ -313,7 +316,7 @@ class GanTrainer:
             vgg_features=self.vgg_label,
         )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, str(self.output / "checkpoints"), max_to_keep=3
+            self.checkpoint, str(self.output / "checkpoints"), max_to_keep=config.keep_checkpoints
         )
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(
