@@ -252,6 +252,12 @@ class ServingModule(tf.Module):
         }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def next_version(base: str | os.PathLike) -> int:
     """One more than the highest numeric version folder under ``base`` (1 if there is none)."""
     base = Path(base)
@@ -299,6 +305,9 @@ def export_savedmodel(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
     try:
         tf.saved_model.save(module, str(tmp), signatures=module.signatures())
+        tmp.chmod(
+            0o777 & ~_umask()
+        )  # mkdtemp makes it owner-only; a server may run as another user
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -361,6 +370,7 @@ def export_tflite(
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
         os.replace(tmp, output)
     except BaseException:
         if os.path.exists(tmp):
