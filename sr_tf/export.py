@@ -12,7 +12,8 @@ The SavedModel is written in TF Serving's layout, ``<base>/<version>/saved_model
   (upscaled with MATLAB-style bicubic), grey+alpha comes back as RGBA.  JPEG is decoded with
   the accurate IDCT, as PIL does.  Unlike resolve_image.py, EXIF orientation is not applied.
 * ``predict_tensor``: ``images``, uint8 [N, H, W, 3] -> ``output``, uint8 [N, sH, sW, 3].
-* ``metadata``: no inputs; the scale, the pixel limit, the model name and a description.
+* ``metadata``: ``unused``, an int64 scalar (TF Serving cannot call a signature without
+  inputs) -> the scale, the pixel limit, the model name and a description.
 
 Inputs larger than ``max_pixels`` (height x width per image; the whole N x H x W for
 ``predict_tensor``, which runs the batch in one model call) fail with an InvalidArgumentError
@@ -234,9 +235,10 @@ class ServingModule(tf.Module):
             images = tf.identity(images)
         return {TENSOR_OUTPUT_KEY: _to_uint8(self._super_resolve(images))}
 
-    @tf.function(input_signature=[])
-    def metadata(self) -> dict[str, tf.Tensor]:
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="unused")])
+    def metadata(self, unused: tf.Tensor) -> dict[str, tf.Tensor]:
         """The scale, the pixel limit, the model name and a one-paragraph description."""
+        del unused  # TF Serving cannot call a signature that has no inputs
         return {
             "scale": tf.constant(self.scale, tf.int32),
             "max_pixels": tf.constant(self.max_pixels, tf.int64),

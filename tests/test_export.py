@@ -160,6 +160,7 @@ def test_saved_model_cli_shows_signatures(exported):
     assert tensor(tensors, "inputs", INPUT_KEY) == ("DT_UINT8", "(-1, -1, -1, 3)")
     assert tensor(tensors, "outputs", TENSOR_OUTPUT_KEY) == ("DT_UINT8", "(-1, -1, -1, 3)")
     metadata = signature("metadata")
+    assert tensor(metadata, "inputs", "unused") == ("DT_INT64", "()")
     assert tensor(metadata, "outputs", "max_pixels") == ("DT_INT64", "()")
     assert tensor(metadata, "outputs", "scale") == ("DT_INT32", "()")
 
@@ -300,7 +301,10 @@ def test_tensor_and_metadata_signatures(loaded, tiny_model):
     out = loaded.signatures["predict_tensor"](images=tf.constant(batch))[TENSOR_OUTPUT_KEY].numpy()
     assert out.dtype == np.uint8 and out.shape == (2, 24, 32, 3)
     np.testing.assert_array_equal(out, to_uint8(model(to_float(batch), training=False)))
-    meta = {k: v.numpy() for k, v in loaded.signatures["metadata"]().items()}
+    meta = {
+        k: v.numpy()
+        for k, v in loaded.signatures["metadata"](unused=tf.constant(0, tf.int64)).items()
+    }
     assert meta["scale"] == SCALE and meta["max_pixels"] == MAX_PIXELS
     assert meta["model"] == b"edsr-baseline_x2"
     assert f"at most {MAX_PIXELS} pixels".encode() in meta["description"]
@@ -332,9 +336,12 @@ def _as_tf_serving_would(body: dict) -> tuple[tf.Tensor, str]:
 def test_rest_bodies_in_docs_are_valid_requests(loaded, tmp_path):
     rest = _client("serving_client_rest")
     requests = _doc_requests()
-    assert {"columnar", "row"} <= set(requests), (
+    assert {"columnar", "row", "metadata"} <= set(requests), (
         f"docs/serving.md lost its request examples: {list(requests)}"
     )
+    metadata = requests.pop("metadata")
+    unused = tf.constant(metadata["inputs"]["unused"], tf.int64)
+    assert loaded.signatures[metadata["signature_name"]](unused=unused)["scale"].numpy() == SCALE
     for name, body in requests.items():
         images, signature = _as_tf_serving_would(body)
         assert signature == "serving_default", name
@@ -375,9 +382,10 @@ def test_training_checkpoints_export_for_every_generator(tmp_path):
     for i, (name, key, scale) in enumerate(cases):
         model = _tiny(name, scale, seed=20 + i)
         run = tmp_path / f"run_{name}"
-        manager = tf.train.CheckpointManager(
-            tf.train.Checkpoint(**{key: model}), str(run / "checkpoints"), 2
-        )
+        optimizer = keras.optimizers.Adam()  # saved beside the generator, as training does
+        optimizer.build(model.trainable_variables)
+        checkpoint = tf.train.Checkpoint(**{key: model, "optimizer": optimizer})
+        manager = tf.train.CheckpointManager(checkpoint, str(run / "checkpoints"), 2)
         manager.save(checkpoint_number=2)
         restored, got_scale = load_generator(name, scale, run, **TINY)
         target = export_savedmodel(restored, got_scale, base, model_name=f"{name}_x{scale}")
