@@ -21,7 +21,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import tensorflow as tf
 from PIL import Image, ImageDraw
 
 from sr_tf.errors import UserError
+from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, to_uint8, write_image
 from sr_tf.metrics import psnr_y, rgb_to_gray, rgb_to_y, ssim_y
 from sr_tf.resize import degrade_bicubic, upscale_bicubic
@@ -270,21 +270,6 @@ def format_table(result: Evaluation, per_image: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # "inf" (identical images) or "nan"; JSON has no infinity
@@ -297,7 +282,7 @@ def _json_safe(value):
 
 def write_json(result: Evaluation, path: str | os.PathLike) -> Path:
     """Write the scores (per image and mean) as JSON, atomically."""
-    return _write_text_atomic(path, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
+    return write_text_atomic(path, json.dumps(_json_safe(result.to_dict()), indent=2) + "\n")
 
 
 def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
@@ -312,7 +297,7 @@ def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
         values = asdict(score)
         writer.writerow([_cell(values[f]) for f in fields])
     writer.writerow(["mean", "", "", ""] + [_cell(result.mean(f)) for f in fields[4:]])
-    return _write_text_atomic(path, buffer.getvalue())
+    return write_text_atomic(path, buffer.getvalue())
 
 
 def _cell(value) -> str:

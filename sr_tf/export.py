@@ -37,6 +37,7 @@ import tensorflow as tf
 
 import sr_tf
 from sr_tf.errors import UserError
+from sr_tf.fileio import current_umask, write_bytes_atomic
 from sr_tf.resize import imresize
 
 SERVING_SIGNATURE = "serving_default"
@@ -254,12 +255,6 @@ class ServingModule(tf.Module):
         }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def next_version(base: str | os.PathLike) -> int:
     """One more than the highest numeric version folder under ``base`` (1 if there is none)."""
     base = Path(base)
@@ -308,7 +303,7 @@ def export_savedmodel(
     try:
         tf.saved_model.save(module, str(tmp), signatures=module.signatures())
         tmp.chmod(
-            0o777 & ~_umask()
+            0o777 & ~current_umask()
         )  # mkdtemp makes it owner-only; a server may run as another user
         os.rename(tmp, target)
     except BaseException:
@@ -368,17 +363,7 @@ def export_tflite(
     except OSError as err:
         raise UserError(f"cannot create {output.parent}: {err.strerror or err}") from err
     data = tflite_bytes(model, size, float16)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return output
+    return write_bytes_atomic(output, data)
 
 
 def run_tflite(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from sr_tf.errors import UserError
+from sr_tf.fileio import atomic_output
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -76,23 +76,9 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     pil = Image.fromarray(image)
     if fmt == "JPEG" and pil.mode == "RGBA":
         raise UserError(f"{path}: JPEG cannot store transparency; write a .png instead")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pil.save(handle, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp:
+        pil.save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def to_float(image: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 
 from sr_tf.errors import UserError
+from sr_tf.fileio import atomic_output, write_text_atomic
 from sr_tf.models import MODEL_NAMES, build_model
 from sr_tf.weights import load_generator_weights
 
@@ -117,7 +118,6 @@ def halve_weights_file(source: str | Path, target: str | Path) -> Path:
     import numpy as np
 
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.tmp")
 
     def copy(src, dst) -> None:
         dst.attrs.update(dict(src.attrs))
@@ -131,9 +131,9 @@ def halve_weights_file(source: str | Path, target: str | Path) -> Path:
                 dst.create_dataset(key, data=values)
                 dst[key].attrs.update(dict(item.attrs))
 
-    with h5py.File(source, "r") as src, h5py.File(tmp, "w") as dst:
-        copy(src, dst)
-    tmp.replace(target)
+    with atomic_output(target, suffix=".weights.h5") as tmp:
+        with h5py.File(source, "r") as src, h5py.File(tmp, "w") as dst:
+            copy(src, dst)
     return target
 
 
@@ -148,13 +148,10 @@ def add_shipped_model(
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.weights.h5"
     if Path(weights).resolve() != target.resolve():
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(weights, tmp)
-        tmp.replace(target)
+        with atomic_output(target, suffix=".weights.h5") as tmp:
+            shutil.copyfile(weights, tmp)
     path = folder / "manifest.json"
     models = json.loads(path.read_text())["models"] if path.exists() else {}
     models[name] = {**entry, "file": target.name, "sha256": sha256_of(target)}
-    tmp = path.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
     return models[name]

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from sr_tf.data import ImageSource, training_dataset, validation_dataset
 from sr_tf.errors import UserError
+from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import to_uint8
 from sr_tf.metrics import psnr_y
 from sr_tf.models import build_model
@@ -174,9 +175,7 @@ def write_run_config(
                 "use another --output folder"
             )
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
@@ -215,7 +214,8 @@ def train_pixel(
     checkpoint = tf.train.Checkpoint(
         model=model, optimizer=optimizer, step=step, best_psnr=best_psnr
     )
-    manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=config.keep_checkpoints
+    manager = tf.train.CheckpointManager(
+        checkpoint, str(output / "checkpoints"), max_to_keep=config.keep_checkpoints
     )
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()

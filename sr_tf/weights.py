@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import keras
@@ -11,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf.errors import UserError
+from sr_tf.fileio import atomic_output
 from sr_tf.models import SCALES, build_model
 
 
@@ -19,16 +19,8 @@ def save_weights_atomic(model: keras.Model, path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.name.endswith(".weights.h5"):
         raise ValueError(f"weights file names end in .weights.h5: {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:-11]}.", suffix=".weights.h5", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path, suffix=".weights.h5") as tmp:
+        model.save_weights(str(tmp))
     return path
 
 
