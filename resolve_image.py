@@ -3,7 +3,7 @@
 
     python resolve_image.py photo.png                      # -> results/photo_x4.png
     python resolve_image.py a.jpg b.png holidays/ --output upscaled/
-    python resolve_image.py big.png --max-memory 1GB --ensemble
+    python resolve_image.py big.png --max-memory 1.5GB --ensemble
     python resolve_image.py img.png --model edsr-baseline --scale 2 --weights runs/edsr_x2
 
 Images found in a folder keep their sub-folders below --output.  Greyscale stays greyscale,
@@ -63,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--max-memory",
         default=None,
-        help="memory budget for activations and image buffers, e.g. 1.5GB (default) or 800MB",
+        help="memory budget for the whole process, e.g. 2GB (default) or 1.5GB; sets the tile size",
     )
     p.add_argument(
         "--ensemble",

@@ -4,6 +4,7 @@
     python benchmarks/bench.py                  # everything (about 30 min on 2 cores), writes
                                                 # docs/benchmarks.md and benchmarks/results.json
     python benchmarks/bench.py --only training  # one part: inference, overhead, training, data
+    python benchmarks/bench.py --only inference --update   # re-run a part, keep the others
     python benchmarks/bench.py --quick          # tiny sizes: checks the script works (no files)
 
 Every configuration runs in its own subprocess, so its peak RSS (``resource.getrusage``) is its
@@ -27,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results.json"
 DIV2K_SIZE = (1356, 2040)  # height, width of a typical DIV2K validation image
 
 
@@ -191,6 +193,16 @@ def child_data(cfg: dict) -> dict:
 CHILDREN = {"inference": child_inference, "training": child_training, "data": child_data}
 
 
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+        return out.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
 def run_child(kind: str, cfg: dict) -> dict:
     """Run one configuration in a fresh Python process and return its result."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
@@ -203,6 +215,8 @@ def run_child(kind: str, cfg: dict) -> dict:
         tail = "\n".join(proc.stderr.splitlines()[-5:])
         return {**cfg, "kind": kind, "error": f"exit {proc.returncode}: {tail}"}
     result = json.loads(lines[-1][len("RESULT ") :])
+    result["measured_at"] = time.strftime("%Y-%m-%d %H:%M")
+    result["commit"] = _commit()
     print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
     return result
 
@@ -219,7 +233,7 @@ def plan_runs(quick: bool, only: set[str]) -> list[tuple[str, str, dict]]:
             runs.append(
                 (
                     "inference",
-                    f"{model} x4, {w}x{h}, tiled (default --max-memory 1.5GB)",
+                    f"{model} x4, {w}x{h}, tiled (default --max-memory 2GB)",
                     {"model": model, "scale": 4, "height": h, "width": w, "mode": "auto"},
                 )
             )
@@ -275,9 +289,9 @@ def report(results: list[dict], command: str, seconds: float) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured with `{command}` ({seconds / 60:.0f} min), {time.strftime('%Y-%m-%d')}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}.",
+        f"Measured with {command} on {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPU cores, Python {platform.python_version()}. When and at which "
+        "commit each row was measured is listed at the end.",
         "",
         "**These numbers were taken on a shared, loaded 2-core machine**: a long training job and "
         "other engineers' work ran at the same time (load average around 4 to 7 on 2 cores). "
@@ -292,7 +306,8 @@ def report(results: list[dict], command: str, seconds: float) -> str:
             "## Inference: x4 of a 2040x1356 photo (8160x5424 out)",
             "",
             "`python resolve_image.py photo.png` path: `TiledUpscaler.upscale_uint8`, default "
-            "`--max-memory 1.5GB`, default `--tile-overlap 16`. Peak RSS is the whole process "
+            "`--max-memory 2GB` (a budget for the whole process), default `--tile-overlap 16`. "
+            "Peak RSS is the whole process, PNG writing included "
             "(TensorFlow, the model, the image buffers, the tiles). Whole-image inference does not "
             "fit: the counted activation peak alone is 8192 bytes per input pixel for EDSR-baseline "
             "x4 (12288 for SRResNet x4), 21 GB (32 GB) for this image.",
@@ -329,7 +344,8 @@ def report(results: list[dict], command: str, seconds: float) -> str:
             "",
             f"EDSR-baseline x4 on a {whole['width']}x{whole['height']} input that fits whole, run "
             f"whole and with {tiled['tile']}-pixel tiles (the tile size the default budget gives a "
-            "2040x1356 image):",
+            "2040x1356 image in the first version of this benchmark; the default now gives "
+            "297x283):",
             "",
             "| run | tiles | pixels run | time | output MP/s | peak RSS |",
             "| --- | --- | --- | --- | --- | --- |",
@@ -407,12 +423,19 @@ def report(results: list[dict], command: str, seconds: float) -> str:
     if errors:
         lines += ["", "## Failed configurations", ""]
         lines += [f"- {r.get('kind')} {r}: {r['error']}" for r in errors]
+    lines += ["", "## When", ""]
     lines += [
-        "",
-        "Raw numbers of this run: `benchmarks/results.json`.",
-        "",
+        f"- {r['title']}: {r.get('measured_at', '?')}, commit {r.get('commit', '?')}"
+        for r in results
     ]
+    lines += ["", "Raw numbers: `benchmarks/results.json`.", ""]
     return "\n".join(lines)
+
+
+def _key(result: dict) -> tuple:
+    """What identifies a configuration across runs (titles may change)."""
+    names = ("kind", "model", "mode", "height", "width", "tile", "cache", "batch_size")
+    return tuple(result.get(name) for name in names)
 
 
 def _write(path: Path, text: str) -> None:
@@ -430,6 +453,7 @@ def main(argv=None) -> int:
         "--only", default="inference,overhead,training,data", help="comma-separated parts"
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes; prints, writes no files")
+    p.add_argument("--update", action="store_true", help="keep results of parts not run now")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -447,15 +471,20 @@ def main(argv=None) -> int:
         print(title, flush=True)
         results.append({"title": title, **run_child(kind, cfg)})
     seconds = time.perf_counter() - t0
-    command = "python benchmarks/bench.py" + (
-        "" if args.only == p.get_default("only") else f" --only {args.only}"
-    )
+    command = "`python benchmarks/bench.py`"
+    if args.update and RESULTS.exists():
+        fresh = {_key(r) for r in results}
+        old = [r for r in json.loads(RESULTS.read_text()) if _key(r) not in fresh]
+        results = old + results
+        command += f" (then `--only {args.only} --update`)"
+    elif args.only != p.get_default("only"):
+        command = f"`python benchmarks/bench.py --only {args.only}`"
     text = report(results, command, seconds)
     if args.quick:
         print(text)
         print(json.dumps(results, indent=1))
         return 0
-    _write(REPO / "benchmarks" / "results.json", json.dumps(results, indent=1) + "\n")
+    _write(RESULTS, json.dumps(results, indent=1) + "\n")
     _write(REPO / "docs" / "benchmarks.md", text)
     print(text)
     return 0

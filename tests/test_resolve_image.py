@@ -96,7 +96,7 @@ def test_single_image_to_a_file_with_ensemble(tmp_path, cli):
     write_image(tmp_path / "in.png", smooth_image(30, 20))
     target = tmp_path / "up" / "big.png"
     code, lines = cli(
-        str(tmp_path / "in.png"), "-o", str(target), "--ensemble", "--max-memory", "500MB"
+        str(tmp_path / "in.png"), "-o", str(target), "--ensemble", "--max-memory", "1GB"
     )
     assert code == 0 and not lines
     assert read_image(target).shape == (60, 40, 3)
