@@ -40,7 +40,7 @@ from sr_tf.models import MODEL_NAMES, build_model
 from sr_tf.models.discriminator import NORMS, discriminator
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
 from sr_tf.tfgan_compat import losses as tfgan_losses
-from sr_tf.training import Progress, pixel_loss, validate, write_run_config
+from sr_tf.training import Progress, check_run_options, pixel_loss, validate, write_run_config
 from sr_tf.weights import load_generator_weights, save_weights_atomic
 
 log = logging.getLogger(__name__)
@@ -147,24 +147,7 @@ class GanConfig:
             raise UserError("use either --noisy-labels or --label-smoothing, not both")
         if self.d_norm not in NORMS:
             raise UserError(f"unknown --d-norm {self.d_norm!r}; choose {', '.join(NORMS)}")
-        for name in (
-            "steps",
-            "batch_size",
-            "patch_size",
-            "d_steps",
-            "d_features",
-            "d_dense",
-            "validate_every",
-            "checkpoint_every",
-            "log_every",
-            "keep_checkpoints",
-        ):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive")
-        if self.patch_size % self.scale:
-            raise UserError(
-                f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
-            )
+        check_run_options(self, "d_steps", "d_features", "d_dense")
         if self.patch_size < 16:
             raise UserError(f"--patch-size {self.patch_size} is too small for the discriminator")
         if self.adv_weight < 0 or self.vgg_scale <= 0 or self.learning_rate <= 0:

@@ -38,6 +38,27 @@ from sr_tf.weights import init_from_other_scale, save_weights_atomic
 
 log = logging.getLogger(__name__)
 
+
+def check_run_options(config, *more_positive: str) -> None:
+    """The checks every training stage's configuration shares: counts > 0, patch fits the scale."""
+    for name in (
+        "steps",
+        "batch_size",
+        "patch_size",
+        "validate_every",
+        "checkpoint_every",
+        "log_every",
+        "keep_checkpoints",
+        *more_positive,
+    ):
+        if getattr(config, name) <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive")
+    if config.patch_size % config.scale:
+        raise UserError(
+            f"--patch-size {config.patch_size} is not a multiple of --scale {config.scale}"
+        )
+
+
 DEFAULT_LOSS = {"edsr": "l1", "edsr-baseline": "l1", "edsr-full": "l1", "srresnet": "mse"}
 
 
@@ -68,21 +89,7 @@ class TrainConfig:
             self.loss = DEFAULT_LOSS.get(self.model, "l1")
         if self.loss not in ("l1", "mse"):
             raise UserError(f"unknown loss {self.loss!r}; choose l1 or mse")
-        for name in (
-            "steps",
-            "batch_size",
-            "patch_size",
-            "decay_steps",
-            "validate_every",
-            "checkpoint_every",
-            "log_every",
-        ):
-            if getattr(self, name) <= 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive")
-        if self.patch_size % self.scale:
-            raise UserError(
-                f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
-            )
+        check_run_options(self, "decay_steps")
 
     # Fields that may change between a run and its resumption.
     RESUMABLE_CHANGES = (
