@@ -98,11 +98,24 @@ def load_generator(
             raise UserError(f"no shipped {model} x{scale} model; pass --weights")
         return load_generator(matches[0])
     try:
-        net = build_model(model, scale, **overrides)
+        net = build_model(model, scale, **{**run_overrides(weights), **overrides})
     except ValueError as err:
         raise UserError(str(err)) from err
     load_generator_weights(net, weights)
     return net, scale
+
+
+def run_overrides(weights: str | Path) -> dict:
+    """The model overrides (``--num-blocks`` ...) recorded in the run.json of a train.py folder
+    that ``weights`` is, or lies in; empty for weights from elsewhere."""
+    path = Path(weights)
+    record = path / "run.json" if path.is_dir() else path.parent / "run.json"
+    if not record.exists():
+        return {}
+    try:
+        return dict(json.loads(record.read_text()).get("model_overrides", {}))
+    except (ValueError, AttributeError):
+        return {}
 
 
 def build_model_key(name: str) -> str:

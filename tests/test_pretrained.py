@@ -89,3 +89,19 @@ def test_add_shipped_model_records_sha256(tmp_path):
     assert stored == entry and entry["sha256"] == pretrained.sha256_of(
         tmp_path / "shipped" / "t-x2.weights.h5"
     )
+
+
+def test_overrides_come_from_the_run_folder(tmp_path):
+    """Weights from a train.py run with --num-blocks/--num-features load without repeating them."""
+    model = build_model("edsr-baseline", 2, **TINY)
+    save_weights_atomic(model, tmp_path / "best.weights.h5")
+    (tmp_path / "run.json").write_text(json.dumps({"model_overrides": TINY}))
+    for weights in (tmp_path / "best.weights.h5", tmp_path):
+        if weights == tmp_path:
+            import tensorflow as tf
+
+            tf.train.CheckpointManager(
+                tf.train.Checkpoint(model=model), str(tmp_path / "checkpoints"), 1
+            ).save()
+        net, _ = pretrained.load_generator("edsr-baseline", 2, weights)
+        assert weights_equal(net, model)
