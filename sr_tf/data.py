@@ -104,8 +104,11 @@ def paired_source(folder: str | os.PathLike, scale: int) -> ImageSource:
         raise UserError(f"no HR/LR pairs found in {root} (expected LR names like 0001x{scale}.png)")
     for hr, lr in zip(hr_paths, lr_paths):
         (hh, hw), (lh, lw) = _image_size(hr), _image_size(lr)
-        if hh < lh * scale or hw < lw * scale:
-            raise UserError(f"{lr} is {lw}x{lh}, too large for x{scale} of {hr} ({hw}x{hh})")
+        if (lh, lw) != (hh // scale, hw // scale):
+            raise UserError(
+                f"{lr} is {lw}x{lh}, but x{scale} of {hr} ({hw}x{hh}) is "
+                f"{hw // scale}x{hh // scale}; is --scale right?"
+            )
     sizes = [_image_size(p) for p in hr_paths]
     return ImageSource(hr_paths, lr_paths, sizes, f"paired folder {root}")
 
@@ -235,7 +238,9 @@ def training_sources(
         name = DEFAULT_TFDS.format(scale=scale)
         train = resolve_source(name, scale, "train", data_dir)
         val = resolve_source(name, scale, "validation", data_dir) if val_spec is None else None
-        if val is not None and val_count > 0:
+        if val is not None and val_count <= 0:
+            val = ImageSource([], [])
+        elif val is not None:
             val = ImageSource(
                 val.hr_paths[:val_count],
                 val.lr_paths[:val_count],

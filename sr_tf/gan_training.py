@@ -463,7 +463,7 @@ class GanTrainer:
                 values = self.train_step([next(iterator) for _ in range(cfg.d_steps)])
                 current = int(self.step.numpy())
                 if not all(math.isfinite(v) for v in values.values()):
-                    raise RuntimeError(
+                    raise UserError(
                         f"a GAN loss became non-finite at step {current}: {values}; "
                         "lower --learning-rate or --adv-weight"
                     )

@@ -33,7 +33,7 @@ from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import to_uint8
 from sr_tf.metrics import psnr_y
-from sr_tf.models import build_model
+from sr_tf.models import MODEL_NAMES, build_model
 from sr_tf.weights import init_from_other_scale, save_weights_atomic
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,10 @@ class TrainConfig:
     model_overrides: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        if self.model.lower() not in MODEL_NAMES:
+            raise UserError(f"unknown model {self.model!r}; choose {', '.join(MODEL_NAMES)}")
+        if self.learning_rate <= 0:
+            raise UserError("--learning-rate must be positive")
         if not self.loss:
             self.loss = DEFAULT_LOSS.get(self.model, "l1")
         if self.loss not in ("l1", "mse"):
@@ -280,7 +284,7 @@ def train_pixel(
             loss = float(train_step(next(iterator)))
             current = int(step.numpy())
             if not math.isfinite(loss):
-                raise RuntimeError(f"loss became {loss} at step {current}; lower --learning-rate")
+                raise UserError(f"loss became {loss} at step {current}; lower --learning-rate")
             lr_now = float(optimizer.learning_rate)
             if current % config.log_every == 0:
                 tf.summary.scalar("train/loss", loss, step=current)

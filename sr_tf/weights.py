@@ -65,12 +65,12 @@ def load_generator_weights(
         # Variables shared with an optimizer are stored under the optimizer's path, so the
         # generator's key is found by restoring and checking the match, not by variable names.
         for candidate in dict.fromkeys((key, "model", "generator")):
-            status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
-            status.expect_partial()
             try:
+                status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
+                status.expect_partial()
                 status.assert_existing_objects_matched()
-            except AssertionError:
-                continue
+            except (AssertionError, ValueError, tf.errors.OpError):
+                continue  # not this key, or variables of another shape (scale, width)
             return f"checkpoint {checkpoint}"
         raise UserError(f"checkpoint {checkpoint} holds no generator that fits {model.name}")
     if not path.exists():

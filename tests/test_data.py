@@ -94,7 +94,7 @@ def test_small_images_are_skipped_and_all_small_is_an_error(tmp_path, caplog):
 
 def _div2k_like(folder, scale, names):
     for i, name in enumerate(names):
-        hr = smooth_image(8 * scale + 3, 10 * scale + 1, seed=i)  # HR not a multiple of the scale
+        hr = smooth_image(8 * scale + 2, 10 * scale + 1, seed=i)  # HR not a multiple of the scale
         write_image(folder / "HR" / f"{name}.png", hr)
         write_image(folder / "LR" / f"{name}x{scale}.png", smooth_image(8, 10, seed=100 + i))
 
@@ -159,3 +159,10 @@ def test_tfds_div2k_by_name_from_a_locally_prepared_dataset(tmp_path):
 def test_tfds_unavailable_is_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="pass a local image folder"):
         training_sources(["div2k/bicubic_x4"], 4, data_dir=str(tmp_path))
+
+
+def test_paired_folder_at_the_wrong_scale_is_refused(tmp_path):
+    _div2k_like(tmp_path, 4, ["0001"])
+    (tmp_path / "LR" / "0001x4.png").rename(tmp_path / "LR" / "0001.png")
+    with pytest.raises(UserError, match="is --scale right"):
+        resolve_source(str(tmp_path), 2)

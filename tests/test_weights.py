@@ -64,3 +64,18 @@ def test_x4_initialised_from_x2_copies_everything_but_the_upsampler(tmp_path):
         )
     assert np.array_equal(x4.get_layer("up1_conv").get_weights()[0], up1_before)
     assert transfer_matching(x2, build_model("edsr-baseline", 3, **TINY)) == 5  # up0 differs at x3
+
+
+def test_checkpoint_of_another_scale_is_a_user_error_and_inits_x4(tmp_path):
+    x2 = build_model("edsr-baseline", 2, **TINY)
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(x2.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=x2, optimizer=optimizer)
+    tf.train.CheckpointManager(checkpoint, str(tmp_path / "checkpoints"), 1).save()
+    with pytest.raises(UserError, match="fits"):
+        load_generator_weights(build_model("edsr-baseline", 4, **TINY), tmp_path)
+    x4 = build_model("edsr-baseline", 4, **TINY)
+    assert "from x2" in init_from_other_scale(x4, tmp_path, "edsr-baseline", **TINY)
+    assert np.array_equal(
+        x4.get_layer("head").get_weights()[0], x2.get_layer("head").get_weights()[0]
+    )
