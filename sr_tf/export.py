@@ -38,6 +38,7 @@ import tensorflow as tf
 import sr_tf
 from sr_tf.errors import UserError
 from sr_tf.fileio import current_umask, write_bytes_atomic
+from sr_tf.inference import LUMA_WEIGHTS
 from sr_tf.resize import imresize
 
 SERVING_SIGNATURE = "serving_default"
@@ -52,8 +53,7 @@ TENSOR_OUTPUT_KEY = "output"
 DEFAULT_MAX_PIXELS = 512 * 512
 DEFAULT_TFLITE_SIZE = (128, 128)
 
-# ITU-R 601 luma, as PIL's convert("L") and sr_tf.inference use for grey images.
-_LUMA = (0.299, 0.587, 0.114)
+_LUMA = LUMA_WEIGHTS  # grey inputs go back to grey exactly as resolve_image.py does it
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HEADER_BYTES = 32
 

@@ -77,7 +77,9 @@ _MAX_BATCH = 16
 # tiles would otherwise be smaller than _GOOD_TILE (where overlap work starts to dominate).
 _ENSEMBLE_GROUPS = (8, 4, 2, 1)
 _GOOD_TILE = 256
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# ITU-R 601 luma (as PIL's convert("L")): how a grey input's RGB output goes back to grey.
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+_LUMA = np.array(LUMA_WEIGHTS, dtype=np.float32)
 
 ProgressCallback = Callable[[int, int], None]
 
