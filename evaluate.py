@@ -64,16 +64,13 @@ def main(argv=None) -> int:
     if args.weights and not args.model:
         raise UserError("--weights needs --model (the architecture, e.g. edsr-baseline)")
     from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
+    from sr_tf.models import model_overrides
 
     model = None
     if args.model:
         from sr_tf.pretrained import load_generator
 
-        overrides = {
-            k: v
-            for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
-            if v is not None
-        }
+        overrides = model_overrides(args.num_blocks, args.num_features)
         model, _ = load_generator(args.model, args.scale, args.weights, **overrides)
 
     def progress(done: int, total: int, score) -> None:

@@ -59,14 +59,11 @@ def main(argv=None) -> int:
     if args.format == "savedmodel" and args.float16:
         raise UserError("--float16 applies to --format tflite only")
     from sr_tf import export
+    from sr_tf.models import model_overrides
     from sr_tf.pretrained import load_generator
 
     size = export.parse_size(args.tflite_size)
-    overrides = {
-        k: v
-        for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
-        if v is not None
-    }
+    overrides = model_overrides(args.num_blocks, args.num_features)
     model, scale = load_generator(args.model, args.scale, args.weights, **overrides)
     name = f"{args.model}_x{scale}" if not args.model.endswith(f"x{scale}") else args.model
     if args.format == "tflite":

@@ -84,17 +84,14 @@ def main(argv=None) -> int:
         plan_jobs,
         upscale_files,
     )
+    from sr_tf.models import model_overrides
     from sr_tf.pretrained import DEFAULT_MODEL, load_generator
 
     overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
     check_tiling(args.tile, overlap)
     if args.max_memory is not None:
         parse_memory(args.max_memory)
-    overrides = {
-        k: v
-        for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
-        if v is not None
-    }
+    overrides = model_overrides(args.num_blocks, args.num_features)
     model, scale = load_generator(
         args.model or DEFAULT_MODEL, args.scale, args.weights, **overrides
     )

@@ -88,10 +88,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("sr_tf").setLevel(logging.INFO)
     from sr_tf.data import training_sources
+    from sr_tf.models import model_overrides
     from sr_tf.training import TrainConfig, get_strategy, train_pixel
 
-    overrides = {k: v for k, v in (("num_blocks", args.num_blocks), ("num_features", args.num_features))
-                 if v is not None}
+    overrides = model_overrides(args.num_blocks, args.num_features)
     if args.stage == "gan":
         return main_gan(args, overrides)
     patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)

@@ -21,6 +21,12 @@ MODEL_NAMES = tuple(_ARCHITECTURES)
 SCALES = (2, 3, 4, 8)
 
 
+def model_overrides(num_blocks: int | None = None, num_features: int | None = None) -> dict:
+    """The preset overrides a command line gave (``--num-blocks``/``--num-features``), unset ones left out."""
+    given = {"num_blocks": num_blocks, "num_features": num_features}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def build_model(name: str, scale: int = 4, **overrides) -> keras.Model:
     """Build a generator by architecture name and scale; keyword overrides change the preset."""
     key = name.lower()
@@ -38,6 +44,7 @@ __all__ = [
     "MeanShift",
     "PixelShuffle",
     "build_model",
+    "model_overrides",
     "edsr",
     "srresnet",
     "upsampler_factors",
