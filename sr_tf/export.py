@@ -39,6 +39,7 @@ import sr_tf
 from sr_tf.errors import UserError
 from sr_tf.fileio import current_umask, write_bytes_atomic
 from sr_tf.inference import LUMA_WEIGHTS
+from sr_tf.models import fast_inference_model
 from sr_tf.resize import imresize
 
 SERVING_SIGNATURE = "serving_default"
@@ -129,7 +130,8 @@ class ServingModule(tf.Module):
         if max_pixels <= 0:
             raise UserError(f"--max-pixels must be positive, got {max_pixels}")
         # A plain function, so the Keras objects are not tracked; see _track_variables.
-        self._forward = lambda x: model(x, training=False)
+        net = fast_inference_model(model)
+        self._forward = lambda x: net(x, training=False)
         self.scale = int(scale)
         self.max_pixels = int(max_pixels)
         self.model_name = model_name or model.name
@@ -327,7 +329,8 @@ def tflite_bytes(model: keras.Model, size: tuple[int, int], float16: bool = Fals
     class _Fixed(tf.Module):
         def __init__(self):
             super().__init__()
-            self._forward = lambda x: model(x, training=False)
+            net = fast_inference_model(model)
+            self._forward = lambda x: net(x, training=False)
             _track_variables(self, [self.upscale])
 
         @tf.function(

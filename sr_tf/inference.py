@@ -57,6 +57,7 @@ from PIL import Image
 
 from sr_tf.errors import UserError
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, write_image
+from sr_tf.models import fast_inference_model
 from sr_tf.resize import imresize
 
 MB = 1 << 20
@@ -294,9 +295,11 @@ class TiledUpscaler:
     ensemble: bool = False
     _functions: dict = field(default_factory=dict, init=False, repr=False)
     _cost: ModelCost | None = field(default=None, init=False, repr=False)
+    _net: keras.Model | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
+        self._net = fast_inference_model(self.model)
         release_memory_promptly()
         if self.scale <= 0:
             raise UserError(f"scale must be positive, got {self.scale}")
@@ -309,7 +312,7 @@ class TiledUpscaler:
     @property
     def cost(self) -> ModelCost:
         if self._cost is None:
-            self._cost = model_cost(self.model)
+            self._cost = model_cost(self._net)
         return self._cost
 
     @property
@@ -400,7 +403,7 @@ class TiledUpscaler:
         return self._functions[key]
 
     def _forward(self, x: tf.Tensor) -> tf.Tensor:
-        return self.model(x, training=False)
+        return self._net(x, training=False)
 
     def _ensemble(self, x: tf.Tensor, group: int) -> tf.Tensor:
         """Mean of the model over the 8 flips/transposes of ``x``, ``group`` variants per call.
@@ -418,7 +421,7 @@ class TiledUpscaler:
                 inputs = [
                     tf.reverse(src, axes) if axes else tf.identity(src) for src, axes in chunk
                 ]
-            y = self.model(tf.concat(inputs, 0) if len(inputs) > 1 else inputs[0], training=False)
+            y = self._net(tf.concat(inputs, 0) if len(inputs) > 1 else inputs[0], training=False)
             for i, (src, axes) in enumerate(chunk):
                 yi = y[i * n : (i + 1) * n]
                 yi = tf.reverse(yi, axes) if axes else yi

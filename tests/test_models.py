@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from sr_tf.models import MODEL_NAMES, build_model
+from sr_tf.models import MODEL_NAMES, build_model, fast_inference_model
+from sr_tf.models.layers import FewFilterConv2D
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4, 8])
@@ -55,3 +56,40 @@ def test_mean_shift_passes_the_mean_through_an_identity_body():
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     out = model(np.random.default_rng(0).random((1, 4, 4, 3)).astype(np.float32))
     assert np.allclose(out[0, 0, 0], [0.4488, 0.4371, 0.4040], atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", [3, 5, 9])
+def test_few_filter_conv_equals_conv2d(kernel):
+    rng = np.random.default_rng(kernel)
+    x = rng.standard_normal((2, 13, 17, 8)).astype(np.float32)
+    plain = keras.layers.Conv2D(3, kernel, padding="same")
+    fast = FewFilterConv2D(3, kernel, padding="same")
+    plain.build(x.shape)
+    fast.build(x.shape)
+    plain.set_weights(
+        [rng.standard_normal(w.shape).astype(np.float32) for w in plain.get_weights()]
+    )
+    fast.set_weights(plain.get_weights())  # same variables, same order
+    assert np.allclose(fast(x), plain(x), atol=1e-4)
+    again = FewFilterConv2D.from_config(fast.get_config())
+    assert again.kernel_size == (kernel, kernel) and again.filters == 3
+
+
+def test_few_filter_conv_rejects_what_it_cannot_compute():
+    with pytest.raises(ValueError, match="stride 1"):
+        FewFilterConv2D(3, 3, strides=2, padding="same")
+    with pytest.raises(ValueError, match="'same' padding"):
+        FewFilterConv2D(3, 3, padding="valid")
+
+
+@pytest.mark.parametrize("name", ["edsr-baseline", "srresnet"])
+def test_fast_inference_model_is_the_same_network(name):
+    model = build_model(name, 4, num_blocks=2, num_features=16)
+    rng = np.random.default_rng(1)
+    model.set_weights([w + 0.05 * rng.standard_normal(w.shape) for w in model.get_weights()])
+    fast = fast_inference_model(model)
+    assert isinstance(fast.get_layer("tail"), FewFilterConv2D)
+    assert fast.get_layer("body_tail") is model.get_layer("body_tail")  # shared, not copied
+    x = rng.random((1, 19, 23, 3)).astype(np.float32)
+    assert np.allclose(fast(x, training=False), model(x, training=False), atol=1e-5)
+    assert fast_inference_model(fast) is fast  # nothing left to swap

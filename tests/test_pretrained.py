@@ -69,6 +69,21 @@ def test_every_shipped_model_loads_and_matches_its_manifest():
             assert key in entry, f"{name}: manifest lacks {key}"
 
 
+def test_every_shipped_model_reproduces_its_set5_score(shared_data):
+    """The README's numbers: each shipped model, rerun now on Set5, scores what its manifest says."""
+    from sr_tf.evaluation import evaluate_folder
+
+    for name, entry in pretrained.manifest().items():
+        net, scale = pretrained.load_generator(name)
+        result = evaluate_folder(shared_data / "Set5", scale, net)
+        assert result.mean("psnr") == pytest.approx(entry["scores"]["Set5"]["psnr"], abs=0.002), (
+            name
+        )
+        assert result.mean("ssim") == pytest.approx(entry["scores"]["Set5"]["ssim"], abs=0.0002), (
+            name
+        )
+
+
 def test_float16_copy_loads_within_half_precision(tmp_path):
     model = build_model("edsr-baseline", 2, num_blocks=2, num_features=32)
     path = save_weights_atomic(model, tmp_path / "m.weights.h5")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import keras
 
 from sr_tf.models.edsr import EDSR_PRESETS, edsr
-from sr_tf.models.layers import MeanShift, PixelShuffle, upsampler_factors
+from sr_tf.models.layers import FewFilterConv2D, MeanShift, PixelShuffle, upsampler_factors
 from sr_tf.models.srresnet import srresnet
 
 _ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], dict]] = {
@@ -38,12 +38,51 @@ def build_model(name: str, scale: int = 4, **overrides) -> keras.Model:
     return builder(scale=scale, **{**preset, **overrides})
 
 
+# Output layers with this many filters or fewer run as FewFilterConv2D in fast_inference_model.
+FEW_FILTERS = 4
+
+
+def fast_inference_model(model: keras.Model) -> keras.Model:
+    """The same network for inference, faster on CPU: few-filter output convolutions swapped.
+
+    Every other layer is shared with ``model`` (no copy of its weights); swapped layers get a copy
+    of their kernel and bias, so train and save ``model``, not this.  Returns ``model`` itself
+    when nothing is swapped or it is not a functional model.
+    """
+
+    def swappable(layer) -> bool:
+        return (
+            type(layer) is keras.layers.Conv2D
+            and layer.filters <= FEW_FILTERS
+            and layer.kernel_size[0] > 1
+            and FewFilterConv2D.supports(layer)
+        )
+
+    if not isinstance(model, keras.Model) or not any(swappable(layer) for layer in model.layers):
+        return model
+    try:
+        fast = keras.models.clone_model(
+            model,
+            clone_function=lambda layer: (
+                FewFilterConv2D.from_config(layer.get_config()) if swappable(layer) else layer
+            ),
+        )
+    except ValueError:  # a subclassed model: nothing to rewire
+        return model
+    for layer in model.layers:
+        if swappable(layer):
+            fast.get_layer(layer.name).set_weights(layer.get_weights())
+    return fast
+
+
 __all__ = [
     "MODEL_NAMES",
     "SCALES",
     "MeanShift",
     "PixelShuffle",
+    "FewFilterConv2D",
     "build_model",
+    "fast_inference_model",
     "model_overrides",
     "edsr",
     "srresnet",

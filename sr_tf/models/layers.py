@@ -54,6 +54,52 @@ class MeanShift(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="sr_tf")
+class FewFilterConv2D(keras.layers.Conv2D):
+    """A stride-1 ``"same"`` Conv2D for layers with few output filters (an RGB output layer).
+
+    Same variables, config and result (to float rounding) as ``keras.layers.Conv2D``, computed
+    differently: a k x k kernel with f filters runs as one 1 x k convolution to k * f channels
+    (kernel row i in channels i*f .. i*f+f-1), then k shifted row sums.  oneDNN runs convolutions
+    with 3 output channels at a fraction of its usual speed on CPU; measured on 2 AVX2 cores,
+    a 9x9 64->3 layer ran 2.9x and a 3x3 64->3 layer 2.0x faster this way.
+    Used through ``sr_tf.models.fast_inference_model``, never in saved models: Keras names
+    weights in .weights.h5 files after the layer class.
+    """
+
+    def __init__(self, filters: int, kernel_size, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        if not self.supports(self):
+            raise ValueError(
+                "FewFilterConv2D supports stride 1, dilation 1, one group, channels_last, "
+                "'same' padding and an odd kernel height"
+            )
+
+    @staticmethod
+    def supports(layer: keras.layers.Conv2D) -> bool:
+        return (
+            layer.padding == "same"
+            and layer.strides == (1, 1)
+            and layer.dilation_rate == (1, 1)
+            and layer.groups == 1
+            and layer.data_format == "channels_last"
+            and layer.kernel_size[0] % 2 == 1
+        )
+
+    def call(self, inputs):
+        kh, kw, cin, f = self.kernel.shape
+        # [kh, kw, cin, f] -> [1, kw, cin, kh * f]: output channel i * f + o is row i, filter o.
+        rows = tf.reshape(tf.transpose(self.kernel, [1, 2, 0, 3]), [1, kw, cin, kh * f])
+        z = tf.nn.conv2d(inputs, tf.cast(rows, inputs.dtype), 1, "SAME")
+        pad = kh // 2
+        z = tf.pad(z, [[0, 0], [pad, pad], [0, 0], [0, 0]])
+        height = tf.shape(inputs)[1]
+        y = tf.add_n([z[:, i : i + height, :, i * f : (i + 1) * f] for i in range(kh)])
+        if self.use_bias:
+            y = y + tf.cast(self.bias, y.dtype)
+        return self.activation(y) if self.activation is not None else y
+
+
 def upsampler_factors(scale: int) -> list[int]:
     """The pixel-shuffle stages for a scale: x2 and x3 are one stage, x4 and x8 are x2 stages."""
     if scale in (2, 3):
