@@ -59,6 +59,7 @@ from sr_tf.errors import UserError
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, write_image
 from sr_tf.models import fast_inference_model
 from sr_tf.resize import imresize
+from sr_tf.upsampler_split import UpsamplerSplit, split_at_upsampler, upscale_in_strips
 
 MB = 1 << 20
 GB = 1 << 30
@@ -73,6 +74,10 @@ DEFAULT_OVERLAP = 16
 # for EDSR-baseline x4 tiles of 297x283, 0.98x for SRResNet x4; without it up to 1.55x).
 MEMORY_SAFETY = 1.25
 CALL_OVERHEAD = 96 * MB
+# Memory for one strip of the upsampler (sr_tf.upsampler_split) before the safety factor: about
+# 30k input pixels for EDSR-baseline x4, so a 600-pixel-wide tile runs in strips of ~50 rows
+# and repeats ~4 rows per strip (~3% of the run time).
+STRIP_BYTES = 256 * MB
 _MAX_BATCH = 16
 # Ensemble variants per model call, tried in this order; fewer per call is chosen only when the
 # tiles would otherwise be smaller than _GOOD_TILE (where overlap work starts to dominate).
@@ -153,14 +158,14 @@ class ModelCost:
     flops_per_lr_pixel: float
 
 
-def _graph_stats(model: keras.Model, size: int) -> tuple[int, int]:
-    """(peak live tensor bytes, conv FLOPs) of one forward pass on a [1, size, size, 3] input.
+def _graph_stats(forward: Callable, size: int, channels: int = 3) -> tuple[int, int]:
+    """(peak live tensor bytes, conv FLOPs) of ``forward`` on a [1, size, size, channels] input.
 
     The peak comes from a liveness walk over the traced graph: a tensor is alive from the op that
     makes it to its last consumer.  FLOPs are 2 x multiply-adds of every convolution.
     """
-    fn = tf.function(lambda x: model(x, training=False))
-    graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32)).graph
+    fn = tf.function(forward)
+    graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, channels], tf.float32)).graph
     ops = graph.get_operations()
     last_use: dict = {}
     for i, op in enumerate(ops):
@@ -194,7 +199,17 @@ def model_cost(model: keras.Model) -> ModelCost:
     8192 bytes (the x4 pixel shuffle: a 256-channel tensor at x2 and its 64-channel x4 output are
     alive together) and 3.97 MFLOP per LR pixel.
     """
-    (p1, f1), (p2, f2) = _graph_stats(model, 32), _graph_stats(model, 48)
+    return _cost_per_pixel(lambda x: model(x, training=False), 3)
+
+
+def tail_cost(split: UpsamplerSplit) -> ModelCost:
+    """``model_cost`` of a split model's upsampler, per pixel of the features it upsamples."""
+    return _cost_per_pixel(split.run_tail, split.channels)
+
+
+def _cost_per_pixel(forward: Callable, channels: int) -> ModelCost:
+    (p1, f1) = _graph_stats(forward, 32, channels)
+    (p2, f2) = _graph_stats(forward, 48, channels)
     pixels = 48 * 48 - 32 * 32
     return ModelCost(max(p2 - p1, 0) / pixels, max(f2 - f1, 0) / pixels)
 
@@ -263,6 +278,7 @@ class TilePlan:
     batch: int
     estimated_bytes: int
     group: int = 1  # ensemble variants per model call (8 = all in one batch)
+    strip_rows: int = 0  # rows per upsampler strip (sr_tf.upsampler_split); 0: the model runs whole
 
     @property
     def whole(self) -> bool:
@@ -296,10 +312,13 @@ class TiledUpscaler:
     _functions: dict = field(default_factory=dict, init=False, repr=False)
     _cost: ModelCost | None = field(default=None, init=False, repr=False)
     _net: keras.Model | None = field(default=None, init=False, repr=False)
+    _split: UpsamplerSplit | None = field(default=None, init=False, repr=False)
+    _costs: tuple[ModelCost, ModelCost] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
         self._net = fast_inference_model(self.model)
+        self._split = split_at_upsampler(self.model)
         release_memory_promptly()
         if self.scale <= 0:
             raise UserError(f"scale must be positive, got {self.scale}")
@@ -316,13 +335,47 @@ class TiledUpscaler:
         return self._cost
 
     @property
+    def split(self) -> UpsamplerSplit | None:
+        """How the model is cut to run its upsampler in strips (None: it runs whole)."""
+        return self._split
+
+    @property
+    def split_costs(self) -> tuple[ModelCost, ModelCost] | None:
+        """(body, upsampler) costs when the upsampler runs in strips, else None."""
+        if self._split is None:
+            return None
+        if self._costs is None:
+            self._costs = (model_cost(self._split.body), tail_cost(self._split))
+        return self._costs
+
+    def strip_rows(self, tile_h: int, tile_w: int, images: int) -> int:
+        """Rows per upsampler strip for ``images`` tiles of tile_h x tile_w in one call (0: none)."""
+        if self._split is None:
+            return 0
+        width = max(tile_h, tile_w) if self.ensemble else tile_w  # transposed variants
+        per_row = self.split_costs[1].bytes_per_lr_pixel * width * images
+        return int(min(tile_h, max(1, STRIP_BYTES // max(per_row, 1))))
+
+    @property
     def runtime_bytes(self) -> int:
         """Memory set aside for Python, TensorFlow and the model's weights."""
         return RUNTIME_RESERVE + 2 * 4 * self.model.count_params()
 
     def _tile_bytes(self, tile_h: int, tile_w: int, batch: int = 1, group: int = 1) -> float:
-        per_pixel = self.cost.bytes_per_lr_pixel * MEMORY_SAFETY + self.scale**2 * 3 * 4
-        return per_pixel * tile_h * tile_w * batch * group + CALL_OVERHEAD
+        out = self.scale**2 * 3 * 4  # float32 output bytes per LR pixel
+        if self._split is None:
+            per_pixel = self.cost.bytes_per_lr_pixel * MEMORY_SAFETY + out
+            return per_pixel * tile_h * tile_w * batch * group + CALL_OVERHEAD
+        body, tail = self.split_costs
+        n = batch * group
+        # The body's peak, or later: its features, the finished strips, their concatenation and
+        # its transpose; then the NumPy copy.  Plus one strip of the upsampler with its margins.
+        held = max(body.bytes_per_lr_pixel, self._split.channels * 4 + 3 * out)
+        rows = self.strip_rows(tile_h, tile_w, n) + 2 * self._split.radius
+        strip = tail.bytes_per_lr_pixel * min(rows, tile_h) * tile_w * n
+        return (held * tile_h * tile_w * n + strip) * MEMORY_SAFETY + (
+            out * tile_h * tile_w * n + CALL_OVERHEAD
+        )
 
     def _image_bytes(self, height: int, width: int, tile_h: int, out_bytes_per_px: int) -> float:
         """Input (float32), the finished output, and the float band of one tile row in flight."""
@@ -382,7 +435,9 @@ class TiledUpscaler:
                 batch < min(_MAX_BATCH, len(cols)) and need(th, tw, batch + 1, group) <= self.budget
             ):
                 batch += 1
-        return TilePlan(th, tw, rows, cols, batch, int(need(th, tw, batch, group)), group)
+        strip_rows = self.strip_rows(th, tw, batch * group)
+        estimate = int(need(th, tw, batch, group))
+        return TilePlan(th, tw, rows, cols, batch, estimate, group, strip_rows)
 
     # -- the model call -----------------------------------------------------------------------
 
@@ -394,18 +449,20 @@ class TiledUpscaler:
             group = group if square else min(group, 4)  # transposed variants differ in shape
             key = group
         if key not in self._functions:
-            spec = [tf.TensorSpec([None, None, None, 3], tf.float32)]
+            spec = [tf.TensorSpec([None, None, None, 3], tf.float32), tf.TensorSpec([], tf.int32)]
             if key is None:
                 body = self._forward
             else:
-                body = lambda x: self._ensemble(x, group)  # noqa: E731
+                body = lambda x, strip_rows: self._ensemble(x, strip_rows, group)  # noqa: E731
             self._functions[key] = tf.function(body, input_signature=spec)
         return self._functions[key]
 
-    def _forward(self, x: tf.Tensor) -> tf.Tensor:
-        return self._net(x, training=False)
+    def _forward(self, x: tf.Tensor, strip_rows: tf.Tensor) -> tf.Tensor:
+        if self._split is None:
+            return self._net(x, training=False)
+        return upscale_in_strips(self._split, x, strip_rows, self.scale)
 
-    def _ensemble(self, x: tf.Tensor, group: int) -> tf.Tensor:
+    def _ensemble(self, x: tf.Tensor, strip_rows: tf.Tensor, group: int) -> tf.Tensor:
         """Mean of the model over the 8 flips/transposes of ``x``, ``group`` variants per call.
 
         Calls run one after another (control dependencies), so only one group's activations are
@@ -421,7 +478,7 @@ class TiledUpscaler:
                 inputs = [
                     tf.reverse(src, axes) if axes else tf.identity(src) for src, axes in chunk
                 ]
-            y = self._net(tf.concat(inputs, 0) if len(inputs) > 1 else inputs[0], training=False)
+            y = self._forward(tf.concat(inputs, 0) if len(inputs) > 1 else inputs[0], strip_rows)
             for i, (src, axes) in enumerate(chunk):
                 yi = y[i * n : (i + 1) * n]
                 yi = tf.reverse(yi, axes) if axes else yi
@@ -430,10 +487,20 @@ class TiledUpscaler:
                 total = yi if total is None else total + yi
         return total / 8.0
 
-    def run_batch(self, tiles: np.ndarray, group: int = 8) -> np.ndarray:
-        """The model (or its x8 ensemble) on a [B, h, w, 3] float32 batch; returns NumPy."""
+    def run_batch(
+        self, tiles: np.ndarray, group: int = 8, strip_rows: int | None = None
+    ) -> np.ndarray:
+        """The model (or its x8 ensemble) on a [B, h, w, 3] float32 batch; returns NumPy.
+
+        ``strip_rows``: rows per upsampler strip (default: what the memory budget allows).
+        """
+        if strip_rows is None:
+            images = len(tiles) * (group if self.ensemble else 1)
+            strip_rows = self.strip_rows(tiles.shape[1], tiles.shape[2], images)
         fn = self._function(group, tiles.shape[1] == tiles.shape[2])
-        return fn(tf.convert_to_tensor(tiles, tf.float32)).numpy()
+        return fn(
+            tf.convert_to_tensor(tiles, tf.float32), tf.constant(strip_rows, tf.int32)
+        ).numpy()
 
     # -- upscaling ----------------------------------------------------------------------------
 
@@ -463,7 +530,9 @@ class TiledUpscaler:
             for b in range(0, len(plan.cols), plan.batch):
                 cols = plan.cols[b : b + plan.batch]
                 out = self.run_batch(
-                    np.stack([rgb[y : y + th, x : x + tw] for x in cols]), plan.group
+                    np.stack([rgb[y : y + th, x : x + tw] for x in cols]),
+                    plan.group,
+                    plan.strip_rows,
                 )
                 if out.shape[1:] != (th * s, tw * s, 3):
                     raise ValueError(

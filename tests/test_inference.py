@@ -220,6 +220,17 @@ def test_memory_budget_sets_the_tile_size():
     assert TiledUpscaler(model, 4, tile=32, overlap=4).plan(200, 200).batch > 1
 
 
+def test_upsampler_strips_buy_large_tiles_within_the_default_budget():
+    # Paper-size EDSR-baseline x4 on a DIV2K-sized photo: run whole, 8192 bytes per input pixel
+    # left tiles of 283x297 under 2 GB; with the upsampler in strips the body's 1024 bytes rule.
+    up = TiledUpscaler(build_model("edsr-baseline", 4), 4)
+    plan = up.plan(1356, 2040)
+    assert up.split is not None and 0 < plan.strip_rows < plan.tile_h
+    assert plan.tile_h * plan.tile_w >= 3 * 283 * 297
+    assert plan.estimated_bytes <= 2 * GB
+    assert up.plan(384, 512).whole  # a 0.2-megapixel input now runs as one tile
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 def test_freed_tile_memory_goes_back_to_the_os():
     assert release_memory_promptly() and release_memory_promptly()  # once, then remembered

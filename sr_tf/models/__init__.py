@@ -42,6 +42,25 @@ def build_model(name: str, scale: int = 4, **overrides) -> keras.Model:
 FEW_FILTERS = 4
 
 
+def _swappable(layer: keras.layers.Layer) -> bool:
+    return (
+        type(layer) is keras.layers.Conv2D
+        and layer.filters <= FEW_FILTERS
+        and layer.kernel_size[0] > 1
+        and FewFilterConv2D.supports(layer)
+    )
+
+
+def fast_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """``layer``, or for a few-filter Conv2D a FewFilterConv2D copy of it (weights copied)."""
+    if not _swappable(layer) or not layer.built:
+        return layer
+    fast = FewFilterConv2D.from_config(layer.get_config())
+    fast.build((None, None, None, layer.kernel.shape[2]))
+    fast.set_weights(layer.get_weights())
+    return fast
+
+
 def fast_inference_model(model: keras.Model) -> keras.Model:
     """The same network for inference, faster on CPU: few-filter output convolutions swapped.
 
@@ -49,30 +68,12 @@ def fast_inference_model(model: keras.Model) -> keras.Model:
     of their kernel and bias, so train and save ``model``, not this.  Returns ``model`` itself
     when nothing is swapped or it is not a functional model.
     """
-
-    def swappable(layer) -> bool:
-        return (
-            type(layer) is keras.layers.Conv2D
-            and layer.filters <= FEW_FILTERS
-            and layer.kernel_size[0] > 1
-            and FewFilterConv2D.supports(layer)
-        )
-
-    if not isinstance(model, keras.Model) or not any(swappable(layer) for layer in model.layers):
+    if not isinstance(model, keras.Model) or not any(_swappable(x) for x in model.layers):
         return model
     try:
-        fast = keras.models.clone_model(
-            model,
-            clone_function=lambda layer: (
-                FewFilterConv2D.from_config(layer.get_config()) if swappable(layer) else layer
-            ),
-        )
+        return keras.models.clone_model(model, clone_function=fast_layer)
     except ValueError:  # a subclassed model: nothing to rewire
         return model
-    for layer in model.layers:
-        if swappable(layer):
-            fast.get_layer(layer.name).set_weights(layer.get_weights())
-    return fast
 
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "FewFilterConv2D",
     "build_model",
     "fast_inference_model",
+    "fast_layer",
     "model_overrides",
     "edsr",
     "srresnet",
