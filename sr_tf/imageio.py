@@ -38,6 +38,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             img.load()
     except FileNotFoundError as err:
         raise UserError(f"no such file: {path}") from err
+    except Image.DecompressionBombError as err:
+        raise UserError(
+            f"{path} is too large to decode safely ({err}); PIL refuses images over "
+            f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels"
+        ) from err
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise UserError(f"cannot read image {path}: {err}") from err
     mode = img.mode

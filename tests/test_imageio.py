@@ -45,6 +45,14 @@ def test_bad_files_raise_user_errors(tmp_path):
         write_image(tmp_path / "x.jpg", np.zeros((2, 2, 4), np.uint8))
 
 
+def test_decompression_bomb_is_a_user_error(tmp_path, monkeypatch):
+    write_image(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # PIL's own limit, lowered: 1600 > 2 x 500
+    with pytest.raises(UserError, match="too large to decode safely") as err:
+        read_image(tmp_path / "big.png")
+    assert "\n" not in str(err.value)
+
+
 def test_list_images_is_recursive_and_filtered(image_folder):
     (image_folder / "notes.txt").write_text("x")
     names = [p.name for p in list_images(image_folder)]
