@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, to_uint8, write_image
+from sr_tf.inference import TiledUpscaler
 from sr_tf.metrics import psnr_y, rgb_to_gray, rgb_to_y, ssim_y
 from sr_tf.resize import degrade_bicubic, upscale_bicubic
 
@@ -116,17 +117,21 @@ def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
     return _as_uint8(upscale_bicubic(tf.constant(to_float(lr)), scale))
 
 
-def model_upscale(model: keras.Model, lr: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 LR (grey or RGB) -> uint8 SR with the model; grey in, grey out (see module doc)."""
+def model_upscale(
+    model: keras.Model, lr: np.ndarray, scale: int, upscaler: TiledUpscaler | None = None
+) -> np.ndarray:
+    """uint8 LR (grey or RGB) -> uint8 SR with the model; grey in, grey out (see module doc).
+
+    The model runs through ``TiledUpscaler`` (default memory budget): a benchmark image runs
+    whole, a large one in tiles; pass ``upscaler`` to reuse one across images.
+    """
     grey = lr.shape[2] == 1
     rgb = np.repeat(lr, 3, axis=2) if grey else lr
-    out = _as_uint8(model(tf.constant(to_float(rgb)[None]), training=False)[0])
-    expected = (lr.shape[0] * scale, lr.shape[1] * scale, 3)
-    if out.shape != expected:
-        raise UserError(
-            f"the model turned a {lr.shape[1]}x{lr.shape[0]} input into {out.shape[1]}x"
-            f"{out.shape[0]}x{out.shape[2]}, not x{scale} RGB; is it a x{scale} model?"
-        )
+    upscaler = upscaler or TiledUpscaler(model, scale)
+    try:
+        out = upscaler.upscale_uint8(rgb)
+    except ValueError as err:
+        raise UserError(f"{str(err).split(';')[0]}; is it a x{scale} model?") from err
     return rgb_to_gray(out) if grey else out
 
 
@@ -191,6 +196,7 @@ def evaluate_folder(
         hint = f" (found {len(others)} other files, e.g. {others[0]})" if others else ""
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}{hint}")
     method = method or ("bicubic" if model is None else model.name)
+    upscaler = None if model is None else TiledUpscaler(model, scale)
     result = Evaluation(str(folder), scale, method)
     out_dir = Path(save_comparisons) if save_comparisons is not None else None
     for i, path in enumerate(paths):
@@ -204,7 +210,7 @@ def evaluate_folder(
             score = ImageScore(name, hr.shape[0], hr.shape[1], hr.shape[2], b_psnr, b_ssim)
             panels = [("bicubic", bicubic), ("HR", hr)]
         else:
-            sr = model_upscale(model, lr, scale)
+            sr = model_upscale(model, lr, scale, upscaler)
             psnr, ssim = _score(sr, hr, scale)
             score = ImageScore(
                 name, hr.shape[0], hr.shape[1], hr.shape[2], psnr, ssim, b_psnr, b_ssim
