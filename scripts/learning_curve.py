@@ -29,6 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--csv", help="write the curve here")
     p.add_argument("--every", type=int, default=1, help="score every N-th checkpoint")
+    p.add_argument("--since", type=int, default=0, help="skip checkpoints before this step")
     return p.parse_args(argv)
 
 
@@ -45,7 +46,9 @@ def main(argv=None) -> int:
     state = tf.train.get_checkpoint_state(str(run / "checkpoints"))
     if state is None:
         raise UserError(f"no checkpoints in {run}")
-    prefixes = list(state.all_model_checkpoint_paths)[:: args.every]
+    prefixes = [
+        p for p in state.all_model_checkpoint_paths if int(p.rsplit("-", 1)[1]) >= args.since
+    ][:: args.every]
     model = build_model(config["model"], config["scale"], **config.get("model_overrides", {}))
     rows = []
     for prefix in prefixes:

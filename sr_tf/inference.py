@@ -13,6 +13,10 @@ How a picture is upscaled (``TiledUpscaler``):
   (row weight times column weight) and normalised per axis, so they sum to exactly 1.
 * Tiles run in batches through one ``tf.function`` with a shape-polymorphic signature
   ``[None, None, None, 3]``: it is traced once per upscaler, never per tile or per image.
+* Inside that call, a model that can be cut before its upsampler runs its body on the whole tile
+  and its upsampler in strips of rows (``sr_tf.upsampler_split``): the upsampler holds most of
+  the activation memory but needs only 2-3 pixels of context, so tiles can be several times
+  larger for the same budget.  Few-filter output convolutions run as ``FewFilterConv2D``.
 * Tile size: ``tile=None`` picks the largest tile (and the whole image, when it fits) whose
   estimated memory stays within ``max_memory`` (see ``model_cost`` and ``TiledUpscaler.plan``).
 * ``ensemble=True``: the geometric x8 self-ensemble of EDSR (4 flips x optional transpose),
