@@ -42,6 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="residual blocks, if the weights were trained with train.py --num-blocks",
     )
     p.add_argument("--num-features", type=int, help="feature maps, if trained with --num-features")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="geometric x8 self-ensemble (the EDSR paper's '+' results, e.g. EDSR+)",
+    )
     p.add_argument("--per-image", action="store_true", help="print one line per image")
     p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
     p.add_argument("--json", help="write per-image scores and the mean to this JSON file")
@@ -61,6 +66,8 @@ def main(argv=None) -> int:
         raise UserError(
             "--num-blocks/--num-features describe --weights; pass --model and --weights"
         )
+    if args.ensemble and not args.model:
+        raise UserError("--ensemble needs --model")
     if args.weights and not args.model:
         raise UserError("--weights needs --model (the architecture, e.g. edsr-baseline)")
     from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
@@ -80,7 +87,8 @@ def main(argv=None) -> int:
         args.data,
         args.scale,
         model,
-        method=args.model,
+        method=args.model + ("+" if args.ensemble else "") if args.model else None,
+        ensemble=args.ensemble,
         save_comparisons=args.save_comparisons,
         progress=progress if model is not None else None,
     )

@@ -185,6 +185,20 @@ def test_cli_tiny_model_writes_json_csv_and_comparisons(tmp_path, mixed_folder, 
     assert panel.shape == (14 + 2 * 38, 3 * 2 * 38 + 2 * 4, 3)  # bicubic | model | HR
 
 
+def test_self_ensemble_scores_the_averaged_model(mixed_folder, tiny_weights):
+    from sr_tf.models import build_model
+    from sr_tf.weights import load_generator_weights
+
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    load_generator_weights(model, tiny_weights)
+    plain = evaluate_folder(mixed_folder, 2, model)
+    ensembled = evaluate_folder(mixed_folder, 2, model, method="tiny+", ensemble=True)
+    assert ensembled.method == "tiny+" and len(ensembled.images) == len(plain.images)
+    assert ensembled.mean("psnr") != pytest.approx(plain.mean("psnr"), abs=1e-4)
+    # The same images and bicubic baseline: only the model's output changed.
+    assert ensembled.mean("bicubic_psnr") == pytest.approx(plain.mean("bicubic_psnr"))
+
+
 def test_cli_bad_input_is_one_line_in_a_real_process(tmp_path):
     (tmp_path / "empty").mkdir()
     out = _cli("--data", str(tmp_path / "empty"), "--scale", "4")
@@ -229,6 +243,7 @@ def test_cli_bad_input_one_liners(tmp_path, capsys, cli_on_path, tiny_weights):
         (["--data", str(good), "--scale", "1"], "scale must be an integer >= 2"),
         (["--data", str(good), "--method", "bicubic", "--model", "srresnet"], "either"),
         (["--data", str(good), "--weights", str(tiny_weights)], "--weights needs --model"),
+        (["--data", str(good), "--ensemble"], "--ensemble needs --model"),
         (["--data", str(good), "--model", "nonsense"], "unknown model"),
         (
             ["--data", str(good), "--scale", "4", "--model", "edsr-baseline",
