@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         upscale_files,
     )
     from sr_tf.models import model_overrides
-    from sr_tf.pretrained import DEFAULT_MODEL, load_generator
+    from sr_tf.pretrained import default_model, load_generator
 
     overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
     check_tiling(args.tile, overlap)
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         parse_memory(args.max_memory)
     overrides = model_overrides(args.num_blocks, args.num_features)
     model, scale = load_generator(
-        args.model or DEFAULT_MODEL, args.scale, args.weights, **overrides
+        args.model or default_model(args.scale), args.scale, args.weights, **overrides
     )
     jobs = plan_jobs(args.inputs, args.output, scale)
     for folder in sorted({job.target.parent for job in jobs}):

@@ -56,6 +56,21 @@ def shipped_weights_path(name: str) -> Path:
     return path
 
 
+def default_model(scale: int | None = None) -> str:
+    """The shipped model used when none is named: ``edsr-x4``, or the shipped model at ``scale``
+    (EDSR first)."""
+    shipped = manifest()
+    if scale is None or shipped.get(DEFAULT_MODEL, {}).get("scale") == scale:
+        return DEFAULT_MODEL
+    matches = sorted(n for n, e in shipped.items() if e["scale"] == scale)
+    if not matches:
+        names = ", ".join(f"{n} (x{e['scale']})" for n, e in sorted(shipped.items()))
+        raise UserError(
+            f"no shipped x{scale} model (shipped: {names or 'none'}); pass --model with --weights"
+        )
+    return min(matches, key=lambda n: (not n.startswith("edsr"), n))
+
+
 def load_generator(
     model: str = DEFAULT_MODEL,
     scale: int | None = None,

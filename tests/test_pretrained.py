@@ -37,6 +37,13 @@ def test_shipped_model_by_name_and_by_architecture(shipped_dir):
         pretrained.load_generator("tiny-x2", scale=4)
 
 
+def test_default_model_follows_the_scale(shipped_dir):
+    assert pretrained.default_model() == pretrained.DEFAULT_MODEL
+    assert pretrained.default_model(2) == "tiny-x2"  # the only shipped x2 model
+    with pytest.raises(UserError, match=r"no shipped x3 model \(shipped: tiny-x2 \(x2\)\)"):
+        pretrained.default_model(3)
+
+
 def test_damaged_shipped_weights_are_reported(shipped_dir):
     folder, _ = shipped_dir
     data = bytearray((folder / "tiny_x2.weights.h5").read_bytes())
