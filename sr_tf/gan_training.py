@@ -36,11 +36,11 @@ from sr_tf.losses import (
     load_vgg19,
     vgg_feature_extractor,
 )
-from sr_tf.models import MODEL_NAMES, build_model
+from sr_tf.models import build_model
 from sr_tf.models.discriminator import NORMS, discriminator
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
 from sr_tf.tfgan_compat import losses as tfgan_losses
-from sr_tf.training import Progress, check_run_options, pixel_loss, validate, write_run_config
+from sr_tf.training import Progress, RunConfig, pixel_loss, validate, write_run_config
 from sr_tf.weights import load_generator_weights, save_weights_atomic
 
 log = logging.getLogger(__name__)
@@ -80,14 +80,11 @@ def parse_content(spec: str) -> list[tuple[float, str]]:
 
 
 @dataclass
-class GanConfig:
+class GanConfig(RunConfig):
     """Everything that defines a stage-2 (GAN) run (saved as run.json)."""
 
     model: str = "srresnet"
-    scale: int = 4
     steps: int = 200_000
-    batch_size: int = 16
-    patch_size: int = 96  # HR patch side, also the discriminator's input size
     learning_rate: float = 1e-4  # both networks; a tenth of it for the second half of --steps
     recipe: str = "paper"
     content_loss: str = ""  # empty: the recipe's
@@ -103,29 +100,10 @@ class GanConfig:
     d_norm: str = "batch"
     vgg_weights: str = "imagenet"  # "imagenet" (Keras cache) or a weights file
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
-    seed: int = 0
-    validate_every: int = 1000
-    checkpoint_every: int = 500
-    log_every: int = 50
-    keep_checkpoints: int = 3
-    cache: bool = False
-    init: str = ""  # stage-1 weights file or run folder
-    model_overrides: dict = dataclasses.field(default_factory=dict)
 
-    RESUMABLE_CHANGES = (
-        "steps",
-        "validate_every",
-        "checkpoint_every",
-        "log_every",
-        "keep_checkpoints",
-        "cache",
-        "init",
-        "vgg_weights",
-    )
+    RESUMABLE_CHANGES = (*RunConfig.RESUMABLE_CHANGES, "vgg_weights")
 
     def __post_init__(self):
-        if self.model not in MODEL_NAMES:
-            raise UserError(f"unknown model {self.model!r}; choose {', '.join(MODEL_NAMES)}")
         if self.recipe not in RECIPES:
             raise UserError(f"unknown --recipe {self.recipe!r}; choose {', '.join(RECIPES)}")
         content, vgg_scale, adv_weight = RECIPES[self.recipe]
@@ -147,11 +125,11 @@ class GanConfig:
             raise UserError("use either --noisy-labels or --label-smoothing, not both")
         if self.d_norm not in NORMS:
             raise UserError(f"unknown --d-norm {self.d_norm!r}; choose {', '.join(NORMS)}")
-        check_run_options(self, "d_steps", "d_features", "d_dense")
+        self.check("d_steps", "d_features", "d_dense")
         if self.patch_size < 16:
             raise UserError(f"--patch-size {self.patch_size} is too small for the discriminator")
-        if self.adv_weight < 0 or self.vgg_scale <= 0 or self.learning_rate <= 0:
-            raise UserError("--adv-weight must be >= 0, --vgg-scale and --learning-rate > 0")
+        if self.adv_weight < 0 or self.vgg_scale <= 0:
+            raise UserError("--adv-weight must be >= 0 and --vgg-scale > 0")
 
     @property
     def uses_vgg(self) -> bool:

@@ -39,32 +39,12 @@ from sr_tf.weights import init_from_other_scale, save_weights_atomic
 log = logging.getLogger(__name__)
 
 
-def check_run_options(config, *more_positive: str) -> None:
-    """The checks every training stage's configuration shares: counts > 0, patch fits the scale."""
-    for name in (
-        "steps",
-        "batch_size",
-        "patch_size",
-        "validate_every",
-        "checkpoint_every",
-        "log_every",
-        "keep_checkpoints",
-        *more_positive,
-    ):
-        if getattr(config, name) <= 0:
-            raise UserError(f"--{name.replace('_', '-')} must be positive")
-    if config.patch_size % config.scale:
-        raise UserError(
-            f"--patch-size {config.patch_size} is not a multiple of --scale {config.scale}"
-        )
-
-
 DEFAULT_LOSS = {"edsr": "l1", "edsr-baseline": "l1", "edsr-full": "l1", "srresnet": "mse"}
 
 
 @dataclass
-class TrainConfig:
-    """Everything that defines a stage-1 run (saved as run.json)."""
+class RunConfig:
+    """What every training stage is defined by; each stage adds its own fields (run.json)."""
 
     model: str = "edsr-baseline"
     scale: int = 4
@@ -72,28 +52,14 @@ class TrainConfig:
     batch_size: int = 16
     patch_size: int = 96  # HR patch side; the LR patch is patch_size // scale
     learning_rate: float = 1e-4
-    decay_steps: int = 200_000  # EDSR: halve every 2e5 steps
-    decay_rate: float = 0.5
-    loss: str = ""  # "l1" or "mse"; empty = the paper's choice for the model
     seed: int = 0
     validate_every: int = 1000
     checkpoint_every: int = 500
     log_every: int = 50
-    cache: bool = False
-    init: str = ""  # weights of the same architecture (any scale) to start from
     keep_checkpoints: int = 3  # how many checkpoints to keep (more: a learning curve afterwards)
+    cache: bool = False
+    init: str = ""  # weights to start from
     model_overrides: dict = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.model.lower() not in MODEL_NAMES:
-            raise UserError(f"unknown model {self.model!r}; choose {', '.join(MODEL_NAMES)}")
-        if self.learning_rate <= 0:
-            raise UserError("--learning-rate must be positive")
-        if not self.loss:
-            self.loss = DEFAULT_LOSS.get(self.model, "l1")
-        if self.loss not in ("l1", "mse"):
-            raise UserError(f"unknown loss {self.loss!r}; choose l1 or mse")
-        check_run_options(self, "decay_steps")
 
     # Fields that may change between a run and its resumption.
     RESUMABLE_CHANGES = (
@@ -105,6 +71,45 @@ class TrainConfig:
         "cache",
         "init",
     )
+
+    def check(self, *more_positive: str) -> None:
+        """The checks every stage shares: a known model, counts > 0, patch fits the scale."""
+        if self.model.lower() not in MODEL_NAMES:
+            raise UserError(f"unknown model {self.model!r}; choose {', '.join(MODEL_NAMES)}")
+        if self.learning_rate <= 0:
+            raise UserError("--learning-rate must be positive")
+        for name in (
+            "steps",
+            "batch_size",
+            "patch_size",
+            "validate_every",
+            "checkpoint_every",
+            "log_every",
+            "keep_checkpoints",
+            *more_positive,
+        ):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive")
+        if self.patch_size % self.scale:
+            raise UserError(
+                f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
+            )
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    """Everything that defines a stage-1 run (saved as run.json)."""
+
+    decay_steps: int = 200_000  # EDSR: halve every 2e5 steps
+    decay_rate: float = 0.5
+    loss: str = ""  # "l1" or "mse"; empty = the paper's choice for the model
+
+    def __post_init__(self):
+        if not self.loss:
+            self.loss = DEFAULT_LOSS.get(self.model, "l1")
+        if self.loss not in ("l1", "mse"):
+            raise UserError(f"unknown loss {self.loss!r}; choose l1 or mse")
+        self.check("decay_steps")
 
 
 def pixel_loss(name: str):
@@ -177,7 +182,7 @@ def write_run_config(
     path = folder / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
-        resumable = getattr(config, "RESUMABLE_CHANGES", TrainConfig.RESUMABLE_CHANGES)
+        resumable = getattr(config, "RESUMABLE_CHANGES", RunConfig.RESUMABLE_CHANGES)
         fixed = set(record) - set(resumable) - {"init", "data", "command"}
         diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
         if diffs:
