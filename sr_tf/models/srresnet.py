@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from sr_tf.models.layers import MeanShift, PixelShuffle, upsampler_factors
+from sr_tf.models.layers import FewFilterConv2D, MeanShift, PixelShuffle, upsampler_factors
 
 
 def _prelu(name: str) -> keras.layers.PReLU:
@@ -38,6 +38,8 @@ def srresnet(
         x = keras.layers.Conv2D(num_features * f * f, 3, padding="same", name=f"up{i}_conv")(x)
         x = PixelShuffle(f, name=f"up{i}_shuffle")(x)
         x = _prelu(f"up{i}_prelu")(x)
-    x = keras.layers.Conv2D(3, 9, padding="same", name="tail")(x)
+    # The 9x9 64->3 output layer at full resolution took over half of a CPU training step as a
+    # plain Conv2D; FewFilterConv2D computes the same convolution 4x faster (forward + backward).
+    x = FewFilterConv2D(3, 9, padding="same", name="tail")(x)
     sr = MeanShift(gain=2.0, mean=(0.5, 0.5, 0.5), inverse=True, name="from_m11")(x)
     return keras.Model(lr, sr, name=name or f"srresnet_x{scale}")
