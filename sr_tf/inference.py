@@ -321,8 +321,9 @@ class TiledUpscaler:
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
-        self._net = fast_inference_model(self.model)
         self._split = split_at_upsampler(self.model)
+        if self._split is None:
+            self.net  # noqa: B018 -- build it now, not while a tf.function traces _forward
         release_memory_promptly()
         if self.scale <= 0:
             raise UserError(f"scale must be positive, got {self.scale}")
@@ -335,8 +336,16 @@ class TiledUpscaler:
     @property
     def cost(self) -> ModelCost:
         if self._cost is None:
-            self._cost = model_cost(self._net)
+            self._cost = model_cost(self.net)
         return self._cost
+
+    @property
+    def net(self) -> keras.Model:
+        """The model for inference (``fast_inference_model``), built on first use: a model run
+        in strips never needs the whole-model copy except to count its FLOPs."""
+        if self._net is None:
+            self._net = fast_inference_model(self.model)
+        return self._net
 
     @property
     def split(self) -> UpsamplerSplit | None:
@@ -463,7 +472,7 @@ class TiledUpscaler:
 
     def _forward(self, x: tf.Tensor, strip_rows: tf.Tensor) -> tf.Tensor:
         if self._split is None:
-            return self._net(x, training=False)
+            return self.net(x, training=False)
         return upscale_in_strips(self._split, x, strip_rows, self.scale)
 
     def _ensemble(self, x: tf.Tensor, strip_rows: tf.Tensor, group: int) -> tf.Tensor:

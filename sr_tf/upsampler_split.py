@@ -55,7 +55,7 @@ class UpsamplerSplit:
 
 def _reach(layer: keras.layers.Layer) -> float | None:
     """Context (in pixels of the layer's own input) the layer needs; None if not supported."""
-    if isinstance(layer, keras.layers.Conv2D) and type(layer).__name__ != "Conv2DTranspose":
+    if isinstance(layer, keras.layers.Conv2D):  # Conv2DTranspose is not a Conv2D in Keras 3
         if layer.strides != (1, 1) or layer.padding != "same" or layer.groups != 1:
             return None
         return max(d * (k - 1) / 2 for k, d in zip(layer.kernel_size, layer.dilation_rate))

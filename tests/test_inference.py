@@ -304,3 +304,16 @@ def test_rgba_and_grey_files_keep_their_mode(tmp_path):
         assert np.all(np.asarray(img)[:, :, 3] == 128)
     with Image.open(tmp_path / "o" / "grey_x3.png") as img:
         assert img.mode == "L" and img.size == (66, 60)
+
+
+def test_a_model_that_cannot_be_split_runs_whole_with_its_fast_output_layer():
+    from sr_tf.models import FewFilterConv2D
+
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.UpSampling2D(2)(inp)  # no pixel shuffle: no upsampler strips
+    model = keras.Model(inp, keras.layers.Conv2D(3, 3, padding="same")(x))
+    up = TiledUpscaler(model, 2)
+    assert up.split is None and isinstance(up.net.layers[-1], FewFilterConv2D)
+    image = np.random.default_rng(0).random((20, 24, 3)).astype(np.float32)
+    expected = model(image[None], training=False).numpy()[0]
+    np.testing.assert_allclose(up.upscale(image), expected, atol=1e-5)
