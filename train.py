@@ -19,68 +19,160 @@ from sr_tf.errors import run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("datasets", nargs="*",
-                   help="HR image folders, HR/+LR/ paired folders, or TFDS names "
-                        "(default: div2k/bicubic_x<scale> through tensorflow-datasets)")
-    p.add_argument("--stage", choices=["pixel", "gan"], default="pixel",
-                   help="pixel: stage 1 (L1/MSE); gan: stage 2, SRGAN fine-tuning of a stage-1 model")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "datasets",
+        nargs="*",
+        help="HR image folders, HR/+LR/ paired folders, or TFDS names "
+        "(default: div2k/bicubic_x<scale> through tensorflow-datasets)",
+    )
+    p.add_argument(
+        "--stage",
+        choices=["pixel", "gan"],
+        default="pixel",
+        help="pixel: stage 1 (L1/MSE); gan: stage 2, SRGAN fine-tuning of a stage-1 model",
+    )
     p.add_argument("--model", default="edsr-baseline", help="edsr-baseline, edsr-full or srresnet")
     p.add_argument("--scale", type=int, default=4, choices=[2, 3, 4, 8])
-    p.add_argument("--output", help="run folder (default: runs/<model>_x<scale>, ..._gan for the gan stage)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="total training steps (default: 300000; 200000 for the gan stage)")
+    p.add_argument(
+        "--output", help="run folder (default: runs/<model>_x<scale>, ..._gan for the gan stage)"
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="total training steps (default: 300000; 200000 for the gan stage)",
+    )
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--patch-size", type=int, default=None,
-                   help="HR patch side (default: 48 x scale for EDSR, 96 for SRResNet and the gan stage)")
-    p.add_argument("--learning-rate", type=float, default=1e-4,
-                   help="gan stage: for the first half of --steps, then a tenth of it")
-    p.add_argument("--decay-steps", type=int, default=200_000, help="halve the learning rate every N steps")
-    p.add_argument("--loss", choices=["l1", "mse"], default=None, help="default: l1 for EDSR, mse for SRResNet")
+    p.add_argument(
+        "--patch-size",
+        type=int,
+        default=None,
+        help="HR patch side (default: 48 x scale for EDSR, 96 for SRResNet and the gan stage)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="gan stage: for the first half of --steps, then a tenth of it",
+    )
+    p.add_argument(
+        "--decay-steps", type=int, default=200_000, help="halve the learning rate every N steps"
+    )
+    p.add_argument(
+        "--loss", choices=["l1", "mse"], default=None, help="default: l1 for EDSR, mse for SRResNet"
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-data", help="validation images (default: hold out --val-count training images)")
+    p.add_argument(
+        "--val-data", help="validation images (default: hold out --val-count training images)"
+    )
     p.add_argument("--val-count", type=int, default=10)
     p.add_argument("--validate-every", type=int, default=1000)
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default 3)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--cache", action="store_true", help="keep decoded training images in memory")
-    p.add_argument("--init", default="",
-                   help="start from these weights (same model, any scale); gan stage: the stage-1 "
-                        "weights file or run folder (required for a new gan run)")
+    p.add_argument(
+        "--init",
+        default="",
+        help="start from these weights (same model, any scale); gan stage: the stage-1 "
+        "weights file or run folder (required for a new gan run)",
+    )
     p.add_argument("--num-blocks", type=int, help="override the preset's residual blocks")
     p.add_argument("--num-features", type=int, help="override the preset's feature maps")
-    p.add_argument("--distribute", default="default", choices=["default", "mirrored", "multiworker"])
+    p.add_argument(
+        "--distribute", default="default", choices=["default", "mirrored", "multiworker"]
+    )
     p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
     g = p.add_argument_group("gan stage (docs/training.md)")
-    g.add_argument("--gan-loss", default="modified",
-                   choices=["minimax", "modified", "least-squares", "wasserstein-gp", "hinge", "relativistic"],
-                   help="adversarial loss from tensorflow-gan (default: modified, the paper's -log D(G(z)))")
-    g.add_argument("--recipe", default="paper", choices=["paper", "mse-vgg", "mse-gan"],
-                   help="paper: VGG54/12.75 + 1e-3 GAN; mse-vgg: MSE + 0.006 VGG54 + 1e-3 GAN; "
-                        "mse-gan: MSE + 1e-3 GAN")
-    g.add_argument("--content-loss", default="",
-                   help="override the recipe's content loss: terms [weight*]name joined by +, names "
-                        "mse, l1, vgg22, vgg54 (e.g. vgg54, mse+0.006*vgg54)")
-    g.add_argument("--vgg-scale", type=float, default=0.0,
-                   help="VGG features are multiplied by this before the MSE (default: the recipe's, 1/12.75)")
-    g.add_argument("--adv-weight", type=float, default=None, help="adversarial weight (default: the recipe's, 1e-3)")
-    g.add_argument("--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)")
-    g.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="one-sided label smoothing of D's real targets, tfgan's amount (minimax/modified)")
-    g.add_argument("--noisy-labels", action="store_true",
-                   help="D targets drawn from 0.7-1.0 (real) and 0-0.3 (fake) (minimax/modified/least-squares)")
-    g.add_argument("--d-steps", type=int, default=1, help="discriminator updates per generator update")
+    g.add_argument(
+        "--gan-loss",
+        default="modified",
+        choices=["minimax", "modified", "least-squares", "wasserstein-gp", "hinge", "relativistic"],
+        help="adversarial loss from tensorflow-gan (default: modified, the paper's -log D(G(z)))",
+    )
+    g.add_argument(
+        "--recipe",
+        default="paper",
+        choices=["paper", "mse-vgg", "mse-gan"],
+        help="paper: VGG54/12.75 + 1e-3 GAN; mse-vgg: MSE + 0.006 VGG54 + 1e-3 GAN; "
+        "mse-gan: MSE + 1e-3 GAN",
+    )
+    g.add_argument(
+        "--content-loss",
+        default="",
+        help="override the recipe's content loss: terms [weight*]name joined by +, names "
+        "mse, l1, vgg22, vgg54 (e.g. vgg54, mse+0.006*vgg54)",
+    )
+    g.add_argument(
+        "--vgg-scale",
+        type=float,
+        default=0.0,
+        help="VGG features are multiplied by this before the MSE (default: the recipe's, 1/12.75)",
+    )
+    g.add_argument(
+        "--adv-weight",
+        type=float,
+        default=None,
+        help="adversarial weight (default: the recipe's, 1e-3)",
+    )
+    g.add_argument(
+        "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
+    )
+    g.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        help="one-sided label smoothing of D's real targets, tfgan's amount (minimax/modified)",
+    )
+    g.add_argument(
+        "--noisy-labels",
+        action="store_true",
+        help="D targets drawn from 0.7-1.0 (real) and 0-0.3 (fake) (minimax/modified/least-squares)",
+    )
+    g.add_argument(
+        "--d-steps", type=int, default=1, help="discriminator updates per generator update"
+    )
     g.add_argument("--d-features", type=int, default=64, help="discriminator width (first conv)")
     g.add_argument("--d-dense", type=int, default=1024, help="discriminator dense layer units")
-    g.add_argument("--d-norm", default="batch", choices=["batch", "layer", "none"],
-                   help="discriminator normalisation (the paper: batch)")
-    g.add_argument("--vgg-weights", default="imagenet",
-                   help="VGG19 no-top weights file (default: ImageNet weights from the Keras cache, "
-                        "downloaded once)")
-    g.add_argument("--random-vgg", action="store_true",
-                   help="TESTING ONLY: untrained VGG19 features (recorded in run.json and the checkpoint)")
+    g.add_argument(
+        "--d-norm",
+        default="batch",
+        choices=["batch", "layer", "none"],
+        help="discriminator normalisation (the paper: batch)",
+    )
+    g.add_argument(
+        "--vgg-weights",
+        default="imagenet",
+        help="VGG19 no-top weights file (default: ImageNet weights from the Keras cache, "
+        "downloaded once)",
+    )
+    g.add_argument(
+        "--random-vgg",
+        action="store_true",
+        help="TESTING ONLY: untrained VGG19 features (recorded in run.json and the checkpoint)",
+    )
     return p.parse_args(argv)
+
+
+def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
+    """The options both stages' configs share (sr_tf.training.RunConfig)."""
+    return dict(
+        model=args.model,
+        scale=args.scale,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        validate_every=args.validate_every,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        cache=args.cache,
+        init=args.init,
+        model_overrides=overrides,
+        keep_checkpoints=args.keep_checkpoints,
+    )
 
 
 def main(argv=None) -> int:
@@ -96,18 +188,21 @@ def main(argv=None) -> int:
         return main_gan(args, overrides)
     patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)
     config = TrainConfig(
-        model=args.model, scale=args.scale, steps=args.steps or 300_000, batch_size=args.batch_size,
-        patch_size=patch, learning_rate=args.learning_rate, decay_steps=args.decay_steps,
-        loss=args.loss or "", seed=args.seed, validate_every=args.validate_every,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, cache=args.cache,
-        init=args.init, model_overrides=overrides, keep_checkpoints=args.keep_checkpoints,
+        **run_fields(args, overrides),
+        steps=args.steps or 300_000,
+        patch_size=patch,
+        decay_steps=args.decay_steps,
+        loss=args.loss or "",
     )
-    train, val, description = training_sources(args.datasets, args.scale, args.val_data, args.val_count,
-                                               args.data_dir)
+    train, val, description = training_sources(
+        args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
+    )
     output = args.output or f"runs/{args.model}_x{args.scale}"
     summary = train_pixel(config, train, val, output, get_strategy(args.distribute), description)
-    print(f"done: step {summary['step']}, best validation PSNR {summary['best_psnr']:.2f} dB, "
-          f"weights in {summary['output']}")
+    print(
+        f"done: step {summary['step']}, best validation PSNR {summary['best_psnr']:.2f} dB, "
+        f"weights in {summary['output']}"
+    )
     return 0
 
 
@@ -117,21 +212,34 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
     from sr_tf.training import get_strategy
 
     config = GanConfig(
-        model=args.model, scale=args.scale, steps=args.steps or 200_000, batch_size=args.batch_size,
-        patch_size=args.patch_size or 96, learning_rate=args.learning_rate, recipe=args.recipe,
-        content_loss=args.content_loss, vgg_scale=args.vgg_scale, adv_weight=args.adv_weight,
-        gan_loss=args.gan_loss, gp_weight=args.gp_weight, label_smoothing=args.label_smoothing,
-        noisy_labels=args.noisy_labels, d_steps=args.d_steps, d_features=args.d_features,
-        d_dense=args.d_dense, d_norm=args.d_norm, vgg_weights=args.vgg_weights,
-        random_vgg=args.random_vgg, seed=args.seed, validate_every=args.validate_every,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, cache=args.cache,
-        init=args.init, model_overrides=overrides, keep_checkpoints=args.keep_checkpoints,
+        **run_fields(args, overrides),
+        steps=args.steps or 200_000,
+        patch_size=args.patch_size or 96,
+        recipe=args.recipe,
+        content_loss=args.content_loss,
+        vgg_scale=args.vgg_scale,
+        adv_weight=args.adv_weight,
+        gan_loss=args.gan_loss,
+        gp_weight=args.gp_weight,
+        label_smoothing=args.label_smoothing,
+        noisy_labels=args.noisy_labels,
+        d_steps=args.d_steps,
+        d_features=args.d_features,
+        d_dense=args.d_dense,
+        d_norm=args.d_norm,
+        vgg_weights=args.vgg_weights,
+        random_vgg=args.random_vgg,
     )
-    train, val, description = training_sources(args.datasets, args.scale, args.val_data, args.val_count,
-                                               args.data_dir)
+    train, val, description = training_sources(
+        args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
+    )
     output = args.output or f"runs/{args.model}_x{args.scale}_gan"
     summary = train_gan(config, train, val, output, get_strategy(args.distribute), description)
-    note = " (RANDOM VGG features: testing only)" if summary["vgg_features"].startswith("random") else ""
+    note = (
+        " (RANDOM VGG features: testing only)"
+        if summary["vgg_features"].startswith("random")
+        else ""
+    )
     print(f"done: step {summary['step']}, GAN generator weights in {summary['output']}{note}")
     return 0
 

@@ -226,20 +226,19 @@ def _train_cli(args, env=None, timeout=300):
     return out, time.perf_counter() - start
 
 
+def _tiny_gan_cli(data, stage1) -> list[str]:
+    """train.py arguments for a gan-stage run of a one-block SRResNet from the stage-1 fixture."""
+    return [
+        str(data),
+        *("--stage", "gan", "--model", "srresnet", "--num-blocks", "1", "--num-features", "8"),
+        *("--init", stage1["srresnet"]),
+    ]
+
+
 def test_cli_gan_stage_runs_and_resumes_with_random_vgg(tmp_path, data, stage1):
     output = tmp_path / "gan"
     common = [
-        str(data),
-        "--stage",
-        "gan",
-        "--model",
-        "srresnet",
-        "--num-blocks",
-        "1",
-        "--num-features",
-        "8",
-        "--init",
-        stage1["srresnet"],
+        *_tiny_gan_cli(data, stage1),
         "--random-vgg",
         "--batch-size",
         "2",
@@ -286,17 +285,7 @@ def test_cli_without_vgg_weights_stops_with_one_line(tmp_path, data, stage1):
     output = tmp_path / "gan"
     out, seconds = _train_cli(
         [
-            str(data),
-            "--stage",
-            "gan",
-            "--model",
-            "srresnet",
-            "--num-blocks",
-            "1",
-            "--num-features",
-            "8",
-            "--init",
-            stage1["srresnet"],
+            *_tiny_gan_cli(data, stage1),
             "--steps",
             "2",
             "--output",
