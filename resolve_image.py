@@ -22,7 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("inputs", nargs="+", help="image files and/or folders (searched recursively)")
+    p.add_argument("inputs", nargs="*", help="image files and/or folders (searched recursively)")
     p.add_argument(
         "-o",
         "--output",
@@ -33,6 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="a shipped model (default: edsr-x4) or an architecture "
         "(edsr-baseline, edsr-full, srresnet) together with --weights",
+    )
+    p.add_argument(
+        "--list-models", action="store_true", help="list the shipped models with their scores"
     )
     p.add_argument(
         "--scale", type=int, choices=[2, 3, 4, 8], help="upscaling factor (default: the model's)"
@@ -70,7 +73,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="average the 8 flips/transposes (x8 self-ensemble; 8 times slower)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not args.inputs and not args.list_models:
+        p.error("give one or more image files or folders (or --list-models)")
+    return args
 
 
 def main(argv=None) -> int:
@@ -85,8 +91,11 @@ def main(argv=None) -> int:
         upscale_files,
     )
     from sr_tf.models import model_overrides
-    from sr_tf.pretrained import default_model, load_generator
+    from sr_tf.pretrained import default_model, load_generator, shipped_table
 
+    if args.list_models:
+        print(shipped_table())
+        return 0
     overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
     check_tiling(args.tile, overlap)
     if args.max_memory is not None:

@@ -71,6 +71,35 @@ def default_model(scale: int | None = None) -> str:
     return min(matches, key=lambda n: (not n.startswith("edsr"), n))
 
 
+def shipped_table() -> str:
+    """The shipped models as a plain-text table: name, scale, Set5 and Set14 PSNR/SSIM, steps."""
+    shipped = manifest()
+    if not shipped:
+        return "no shipped models"
+    defaults = {default_model(e["scale"]) for e in shipped.values()}
+
+    def score(entry: dict, bench: str) -> str:
+        result = entry.get("scores", {}).get(bench)
+        return f"{result['psnr']:.3f} / {result['ssim']:.4f}" if result else "-"
+
+    rows = [("model", "scale", "Set5 PSNR/SSIM", "Set14 PSNR/SSIM", "steps", "")]
+    for name, entry in sorted(shipped.items(), key=lambda item: (-item[1]["scale"], item[0])):
+        rows.append(
+            (
+                name,
+                f"x{entry['scale']}",
+                score(entry, "Set5"),
+                score(entry, "Set14"),
+                str(entry.get("steps") or "-"),
+                f"default for x{entry['scale']}" if name in defaults else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    )
+
+
 def load_generator(
     model: str = DEFAULT_MODEL,
     scale: int | None = None,

@@ -44,6 +44,28 @@ def test_default_model_follows_the_scale(shipped_dir):
         pretrained.default_model(3)
 
 
+def test_shipped_table_lists_each_model_with_its_scores(shipped_dir):
+    folder, _ = shipped_dir
+    record = json.loads((folder / "manifest.json").read_text())
+    record["models"]["tiny-x2"]["scores"] = {"Set5": {"psnr": 33.125, "ssim": 0.91}}
+    record["models"]["tiny-x2"]["steps"] = 7
+    (folder / "manifest.json").write_text(json.dumps(record))
+    header, row = pretrained.shipped_table().splitlines()
+    assert header.split()[:2] == ["model", "scale"]
+    assert row.split() == [
+        "tiny-x2",
+        "x2",
+        "33.125",
+        "/",
+        "0.9100",
+        "-",
+        "7",
+        "default",
+        "for",
+        "x2",
+    ]
+
+
 def test_damaged_shipped_weights_are_reported(shipped_dir):
     folder, _ = shipped_dir
     data = bytearray((folder / "tiny_x2.weights.h5").read_bytes())

@@ -118,6 +118,16 @@ def test_bad_tile_parameters_are_one_line(tmp_path, cli, args, message):
     assert code == 2 and len(lines) == 1 and message in lines[0], lines
 
 
+def test_list_models_and_missing_inputs(tmp_path):
+    listed = run(["--list-models"], tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert listed.stdout.splitlines()[0].split()[:2] == ["model", "scale"]
+    assert any(line.split()[:2] == ["edsr-x4", "x4"] for line in listed.stdout.splitlines())
+    missing = run([], tmp_path)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "--list-models" in missing.stderr.splitlines()[-1]
+
+
 def test_bad_tile_parameters_in_a_real_process(tmp_path, weights):
     write_image(tmp_path / "a.png", smooth_image(8, 8))
     result = run(
