@@ -30,7 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=str(DEFAULT_DATA) if have_default else None,
         help="folder of HR images" + (f" (default: {DEFAULT_DATA})" if have_default else ""),
     )
-    p.add_argument("--scale", type=int, default=4, help="upscaling factor (default: 4)")
+    p.add_argument(
+        "--scale", type=int, help="upscaling factor (default: the model's; 4 for bicubic)"
+    )
     p.add_argument(
         "--method", choices=["bicubic"], help="score MATLAB bicubic (the default without --model)"
     )
@@ -73,19 +75,19 @@ def main(argv=None) -> int:
     from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
     from sr_tf.models import model_overrides
 
-    model = None
+    model, scale = None, args.scale or 4
     if args.model:
         from sr_tf.pretrained import load_generator
 
         overrides = model_overrides(args.num_blocks, args.num_features)
-        model, _ = load_generator(args.model, args.scale, args.weights, **overrides)
+        model, scale = load_generator(args.model, args.scale, args.weights, **overrides)
 
     def progress(done: int, total: int, score) -> None:
         print(f"[{done}/{total}] {score.image}: {score.psnr:.2f} dB", file=sys.stderr, flush=True)
 
     result = evaluate_folder(
         args.data,
-        args.scale,
+        scale,
         model,
         method=args.model + ("+" if args.ensemble else "") if args.model else None,
         ensemble=args.ensemble,

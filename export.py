@@ -27,7 +27,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="edsr-x4",
         help="a shipped model (edsr-x4) or an architecture (edsr-baseline, edsr-full, srresnet)",
     )
-    p.add_argument("--scale", type=int, choices=[2, 3, 4, 8], help="upscaling factor (default: 4)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        choices=[2, 3, 4, 8],
+        help="upscaling factor (default: the shipped model's; 4 for an architecture)",
+    )
     p.add_argument("--weights", help=".weights.h5 file or training checkpoint folder")
     p.add_argument(
         "--output",
@@ -79,7 +84,7 @@ def main(argv=None) -> int:
             scale,
             args.output,
             args.version,
-            args.max_pixels or export.DEFAULT_MAX_PIXELS,
+            export.DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels,
             name,
         )
         print(

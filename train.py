@@ -199,10 +199,9 @@ def main(argv=None) -> int:
     )
     output = args.output or f"runs/{args.model}_x{args.scale}"
     summary = train_pixel(config, train, val, output, get_strategy(args.distribute), description)
-    print(
-        f"done: step {summary['step']}, best validation PSNR {summary['best_psnr']:.2f} dB, "
-        f"weights in {summary['output']}"
-    )
+    best = summary["best_psnr"]
+    validated = f"best validation PSNR {best:.2f} dB, " if best >= 0 else "no validation, "
+    print(f"done: step {summary['step']}, {validated}weights in {summary['output']}")
     return 0
 
 

@@ -531,6 +531,11 @@ def main(argv=None) -> int:
         _write(REPO / "docs" / "benchmarks.md", report(json.loads(RESULTS.read_text()), command))
         return 0
     only = {part.strip() for part in args.only.split(",")}
+    if not only <= set(ALL_PARTS):
+        p.error(
+            f"unknown --only part(s) {', '.join(sorted(only - set(ALL_PARTS)))}; "
+            f"choose from {', '.join(sorted(ALL_PARTS))}"
+        )
     t0 = time.perf_counter()
     results = []
     for kind, title, cfg in plan_runs(args.quick, only):

@@ -11,10 +11,14 @@ class UserError(Exception):
 
 
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run a command-line entry point, turning UserError and Ctrl-C into one line and an exit code."""
+    """Run a command-line entry point, turning UserError, OS errors (a folder that cannot be
+    written, a full disk) and Ctrl-C into one line and an exit code."""
     try:
         code = main()
     except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

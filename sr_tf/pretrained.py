@@ -114,6 +114,11 @@ def load_generator(
     * an architecture without ``weights`` uses the shipped model of that architecture and scale.
     """
     shipped = manifest()
+    if overrides and weights is None:
+        raise UserError(
+            "--num-blocks/--num-features describe --weights trained with them; "
+            "pass an architecture and --weights, or leave them out for a shipped model"
+        )
     if model in shipped:
         entry = shipped[model]
         if scale is not None and scale != entry["scale"]:

@@ -256,3 +256,23 @@ def test_cli_bad_input_one_liners(tmp_path, capsys, cli_on_path, tiny_weights):
         assert code == 2, (argv, err)
         assert err.startswith("error: ") and len(err.splitlines()) == 1, err
         assert message in err, (message, err)
+
+
+def test_cli_scale_comes_from_the_shipped_model(tmp_path, capsys, cli_on_path):
+    good = tmp_path / "good"
+    write_image(good / "a.png", smooth_image(40, 40))
+    code, err = _run_main(
+        ["--data", str(good), "--model", "edsr-x2", "--json", str(tmp_path / "x2.json")], capsys
+    )
+    assert code == 0, err
+    record = json.loads((tmp_path / "x2.json").read_text())
+    assert record["scale"] == 2 and record["method"] == "edsr-x2"
+    # An output path that cannot be written (a file stands where its folder should be).
+    (tmp_path / "blocker").write_text("a file")
+    code, err = _run_main(
+        ["--data", str(good), "--json", str(tmp_path / "blocker" / "scores.json")], capsys
+    )
+    assert code == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert "blocker" in err
+    code, err = _run_main(["--data", str(good), "--model", "edsr-x4", "--num-blocks", "8"], capsys)
+    assert code == 2 and "--num-blocks" in err, err

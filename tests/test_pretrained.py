@@ -35,6 +35,8 @@ def test_shipped_model_by_name_and_by_architecture(shipped_dir):
     assert scale == 2 and weights_equal(net, model)
     with pytest.raises(UserError, match="x2 model, not x4"):
         pretrained.load_generator("tiny-x2", scale=4)
+    with pytest.raises(UserError, match="--num-blocks/--num-features describe --weights"):
+        pretrained.load_generator("tiny-x2", num_blocks=1)  # would be silently ignored
 
 
 def test_default_model_follows_the_scale(shipped_dir):
