@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -78,7 +79,11 @@ def load_generator_weights(
     if not path.name.endswith(".h5"):
         raise UserError(f"{path}: expected a .weights.h5 file or a checkpoint folder")
     try:
-        model.load_weights(str(path))
+        with warnings.catch_warnings():
+            # Keras warns about each layer the file lacks, then raises for the mismatch (below);
+            # the warnings would only bury that one line.
+            warnings.filterwarnings("ignore", message="Skipping nested container")
+            model.load_weights(str(path))
     except Exception as err:  # Keras raises ValueError/KeyError/OSError for mismatches
         raise UserError(
             f"weights {path} do not fit {model.name}: {str(err).splitlines()[0][:200]}"
