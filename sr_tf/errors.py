@@ -15,10 +15,7 @@ def run_cli(main: Callable[[], int | None]) -> None:
     written, a full disk) and Ctrl-C into one line and an exit code."""
     try:
         code = main()
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as err:
+    except (UserError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -76,7 +76,7 @@ def shipped_table() -> str:
     shipped = manifest()
     if not shipped:
         return "no shipped models"
-    defaults = {default_model(e["scale"]) for e in shipped.values()}
+    defaults = {default_model(scale) for scale in {e["scale"] for e in shipped.values()}}
 
     def score(entry: dict, bench: str) -> str:
         result = entry.get("scores", {}).get(bench)
