@@ -36,6 +36,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--method", choices=["bicubic"], help="score MATLAB bicubic (the default without --model)"
     )
+    p.add_argument(
+        "--degradation",
+        default="bicubic",
+        help="how LR is made from HR: bicubic (the benchmark protocol, default), gaussian "
+        "(sigma 1.6 blur then decimation; at x3 the 'BD' benchmark) or gaussian:sigma=S",
+    )
     p.add_argument("--model", help="shipped model (edsr-x4) or architecture (edsr-baseline, ...)")
     p.add_argument("--weights", help="weights file or training run folder for --model")
     p.add_argument(
@@ -91,6 +97,7 @@ def main(argv=None) -> int:
         model,
         method=args.model + ("+" if args.ensemble else "") if args.model else None,
         ensemble=args.ensemble,
+        degradation=args.degradation,
         save_comparisons=args.save_comparisons,
         progress=progress if model is not None else None,
     )

@@ -86,6 +86,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--distribute", default="default", choices=["default", "mirrored", "multiworker"]
     )
     p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
+    p.add_argument(
+        "--degradation",
+        default="bicubic",
+        help="how LR is made from HR images: bicubic (MATLAB imresize, the default), gaussian "
+        "(blur with sigma 1.6, then decimation) or gaussian:sigma=S (docs/training.md)",
+    )
     g = p.add_argument_group("gan stage (docs/training.md)")
     g.add_argument(
         "--gan-loss",
@@ -172,6 +178,7 @@ def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
         init=args.init,
         model_overrides=overrides,
         keep_checkpoints=args.keep_checkpoints,
+        degradation=args.degradation,
     )
 
 

@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
     steps = int(latest.rsplit("-", 1)[1]) if latest else None
     overrides = config.get("model_overrides", {})
+    degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
 
     def score(path: Path) -> dict:
         model = build_model(config["model"], config["scale"], **overrides)
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
             folder = Path(args.benchmarks) / bench
             if not folder.is_dir():
                 raise UserError(f"benchmark folder missing: {folder}")
-            result = evaluate_folder(folder, config["scale"], model)
+            result = evaluate_folder(folder, config["scale"], model, degradation=degradation)
             out[bench] = {
                 "psnr": round(result.mean("psnr"), 3),
                 "ssim": round(result.mean("ssim"), 4),
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
             "command": config.get("command", ""),
             "steps": steps,
             "data": config.get("data", ""),
+            "degradation": degradation,
             "scores": scores,
             "float16": lossless,
             "float32_scores": full,

@@ -3,7 +3,8 @@
 Sources:
 
 * a folder of high-resolution images (PNG/JPEG/BMP, searched recursively); the LR input is
-  made on the fly by ``degrade_bicubic`` (exactly as if the whole image had been downscaled);
+  made on the fly by the run's degradation (``sr_tf.degradations``: ``bicubic`` by default, or
+  ``gaussian``), exactly as if the whole image had been degraded;
 * a paired folder with ``HR/`` and ``LR/`` subfolders (DIV2K naming ``0001.png`` beside
   ``0001x4.png`` is recognised, as are identical names);
 * a tensorflow-datasets name such as ``div2k/bicubic_x4``, prepared with TFDS and written once
@@ -30,16 +31,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, write_image
-from sr_tf.resize import degrade_bicubic
 
 log = logging.getLogger(__name__)
-
-# LR pixels of context kept on each side of a patch before degrading it, so that the bicubic
-# kernel (4 * scale HR pixels wide) sees real neighbours and the patch equals a crop of the
-# degraded whole image.
-_DEGRADE_MARGIN = 2
 
 
 @dataclass
@@ -327,6 +323,16 @@ def _random_origin(seed, limit: tf.Tensor) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed, 0, limit + 1, dtype=tf.int64)
 
 
+def _degradation_for(source: ImageSource, degradation: str | Degradation) -> Degradation:
+    degrade = parse_degradation(degradation)
+    if source.paired and degrade != parse_degradation(None):
+        raise UserError(
+            f"{source.description or 'a paired data set'} brings its own LR images; "
+            f"--degradation {degrade.to_spec()} needs HR-only image folders or TFDS image sets"
+        )
+    return degrade
+
+
 def training_dataset(
     source: ImageSource,
     scale: int,
@@ -336,9 +342,15 @@ def training_dataset(
     start_element: int = 0,
     augment: bool = True,
     cache: bool = False,
-    degrade=degrade_bicubic,
+    degradation: str | Degradation = "bicubic",
 ) -> tf.data.Dataset:
-    """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1]."""
+    """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1].
+
+    For an HR-only source, LR is ``degradation`` of the HR patch and enough context around it
+    (the kernel's ``margin``, the image's edge padded by the degradation's own rule), so the LR
+    patch equals the same crop of the degraded whole image.
+    """
+    degrade = _degradation_for(source, degradation)
     if hr_patch % scale:
         raise UserError(f"patch size {hr_patch} is not a multiple of the scale {scale}")
     source = _usable_for_patches(source, scale, hr_patch)
@@ -346,7 +358,8 @@ def training_dataset(
     n = len(source)
     hr_table = _ImageTable(source.hr_paths, cache)
     lr_table = _ImageTable(source.lr_paths, cache) if source.paired else None
-    margin = _DEGRADE_MARGIN * scale
+    lr_margin = degrade.margin(scale)  # LR pixels of context on each side of a patch
+    margin = lr_margin * scale
 
     def make_pair(element: tf.Tensor):
         epoch, position = element // n, element % n
@@ -373,12 +386,11 @@ def training_dataset(
             y = _random_origin(keys[0], h - lr_patch) * scale
             x = _random_origin(keys[1], w - lr_patch) * scale
             hr = hr[: h * scale, : w * scale]
-            padded = tf.pad(hr, [[margin, margin], [margin, margin], [0, 0]], mode="SYMMETRIC")
+            padded = degrade.pad(hr, margin)
             window = padded[y : y + hr_patch + 2 * margin, x : x + hr_patch + 2 * margin]
             window = tf.image.convert_image_dtype(window, tf.float32)
             lr = degrade(window, scale)[
-                _DEGRADE_MARGIN : _DEGRADE_MARGIN + lr_patch,
-                _DEGRADE_MARGIN : _DEGRADE_MARGIN + lr_patch,
+                lr_margin : lr_margin + lr_patch, lr_margin : lr_margin + lr_patch
             ]
             hr = window[margin : margin + hr_patch, margin : margin + hr_patch]
         if augment:
@@ -399,12 +411,15 @@ def training_dataset(
     )
 
 
-def validation_dataset(source: ImageSource, scale: int) -> tf.data.Dataset:
+def validation_dataset(
+    source: ImageSource, scale: int, degradation: str | Degradation = "bicubic"
+) -> tf.data.Dataset:
     """Whole images, one at a time: (lr [1, h, w, 3], hr [1, s*h, s*w, 3]) float32 in [0, 1].
 
     HR is cropped (top-left) to a multiple of the scale; LR is the paired file or
-    ``degrade_bicubic`` of that crop.
+    ``degradation`` of that crop.
     """
+    degrade = _degradation_for(source, degradation)
     hr_paths = tf.constant([str(p) for p in source.hr_paths], tf.string)
     if source.paired:
         lr_paths = tf.constant([str(p) for p in source.lr_paths], tf.string)
@@ -422,15 +437,21 @@ def validation_dataset(source: ImageSource, scale: int) -> tf.data.Dataset:
             hr = tf.image.convert_image_dtype(_decode(hr_path), tf.float32)
             h, w = tf.shape(hr)[0] // scale * scale, tf.shape(hr)[1] // scale * scale
             hr = hr[:h, :w]
-            return degrade_bicubic(hr, scale)[None], hr[None]
+            return degrade(hr, scale)[None], hr[None]
 
     return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
-def materialize_pairs(source: ImageSource, scale: int, folder: str | os.PathLike) -> Path:
+def materialize_pairs(
+    source: ImageSource,
+    scale: int,
+    folder: str | os.PathLike,
+    degradation: str | Degradation = "bicubic",
+) -> Path:
     """Write a source's (LR, HR) validation pairs as a paired folder (useful for inspection)."""
     out = Path(folder)
-    for i, (lr, hr) in enumerate(validation_dataset(source, scale).as_numpy_iterator()):
+    pairs = validation_dataset(source, scale, degradation).as_numpy_iterator()
+    for i, (lr, hr) in enumerate(pairs):
         write_image(out / "HR" / f"{i:04d}.png", np.round(hr[0] * 255).astype(np.uint8))
         write_image(out / "LR" / f"{i:04d}x{scale}.png", np.round(lr[0] * 255).astype(np.uint8))
     return out

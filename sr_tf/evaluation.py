@@ -3,7 +3,8 @@
 For every HR image (see docs/evaluation.md):
 
 1. crop it (top-left) to a multiple of the scale;
-2. LR = ``degrade_bicubic`` (MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')``, uint8);
+2. LR = ``degrade_bicubic`` (MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')``, uint8), or
+   another degradation from ``sr_tf.degradations`` (``gaussian``: blur, then decimation);
 3. SR = the model's output for LR, quantised to uint8, or ``upscale_bicubic`` of LR for the
    bicubic baseline (MATLAB ``imresize(uint8 LR, scale, 'bicubic')``);
 4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border.
@@ -30,12 +31,13 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, to_uint8, write_image
 from sr_tf.inference import TiledUpscaler
 from sr_tf.metrics import psnr_y, rgb_to_gray, rgb_to_y, ssim_y
-from sr_tf.resize import degrade_bicubic, upscale_bicubic
+from sr_tf.resize import upscale_bicubic
 
 SSIM_WINDOW = 11
 COMPARISON_CROP = 128  # HR pixels per side of the comparison crop
@@ -64,6 +66,7 @@ class Evaluation:
     scale: int
     method: str
     images: list[ImageScore] = field(default_factory=list)
+    degradation: str = "bicubic"  # how LR was made (sr_tf.degradations spec)
 
     @property
     def has_baseline(self) -> bool:
@@ -83,12 +86,18 @@ class Evaluation:
             "data": self.data,
             "scale": self.scale,
             "method": self.method,
-            "protocol": "MATLAB bicubic LR (uint8); PSNR/SSIM on BT.601 Y (grey images: grey "
+            "protocol": f"{self._lr_text()}; PSNR/SSIM on BT.601 Y (grey images: grey "
             f"values), {self.scale} border pixels cut",
+            "degradation": self.degradation,
             "count": len(self.images),
             "mean": means,
             "images": [asdict(s) for s in self.images],
         }
+
+    def _lr_text(self) -> str:
+        if self.degradation == "bicubic":
+            return "MATLAB bicubic LR (uint8)"
+        return f"LR by {self.degradation} (uint8)"
 
 
 def crop_to_scale(hr: np.ndarray, scale: int, name: str = "image") -> np.ndarray:
@@ -107,9 +116,9 @@ def _as_uint8(image: tf.Tensor | np.ndarray) -> np.ndarray:
     return to_uint8(image.numpy() if isinstance(image, tf.Tensor) else image)
 
 
-def degrade(hr: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 HR -> uint8 LR with the project's one degradation."""
-    return _as_uint8(degrade_bicubic(tf.constant(to_float(hr)), scale))
+def degrade(hr: np.ndarray, scale: int, degradation: str | Degradation = "bicubic") -> np.ndarray:
+    """uint8 HR -> uint8 LR with the named degradation (default: MATLAB bicubic)."""
+    return _as_uint8(parse_degradation(degradation)(tf.constant(to_float(hr)), scale))
 
 
 def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
@@ -182,13 +191,16 @@ def evaluate_folder(
     save_comparisons: str | os.PathLike | None = None,
     progress: Callable[[int, int, ImageScore], None] | None = None,
     ensemble: bool = False,
+    degradation: str | Degradation = "bicubic",
 ) -> Evaluation:
     """Evaluate bicubic (``model=None``) or a model on every HR image of ``folder`` at ``scale``.
 
     ``method`` is the name reported (default ``bicubic`` or the model's name).  With
     ``save_comparisons``, a PNG of crops (bicubic | model | HR) per image is written there.
     ``ensemble``: the model's geometric x8 self-ensemble (the EDSR paper's "+" results).
+    ``degradation``: how LR is made from HR (``sr_tf.degradations``; default MATLAB bicubic).
     """
+    degrade_spec = parse_degradation(degradation)
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
         raise UserError(f"scale must be an integer >= 2, got {scale!r}")
     folder = Path(folder)
@@ -199,13 +211,13 @@ def evaluate_folder(
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}{hint}")
     method = method or ("bicubic" if model is None else model.name)
     upscaler = None if model is None else TiledUpscaler(model, scale, ensemble=ensemble)
-    result = Evaluation(str(folder), scale, method)
+    result = Evaluation(str(folder), scale, method, degradation=degrade_spec.to_spec())
     out_dir = Path(save_comparisons) if save_comparisons is not None else None
     for i, path in enumerate(paths):
         name = path.relative_to(folder).as_posix()
         hr = read_image(path)[:, :, :3]  # grey stays one channel; RGBA loses its alpha
         hr = crop_to_scale(hr, scale, name)
-        lr = degrade(hr, scale)
+        lr = degrade(hr, scale, degrade_spec)
         bicubic = bicubic_upscale(lr, scale)
         b_psnr, b_ssim = _score(bicubic, hr, scale)
         if model is None:
@@ -241,7 +253,9 @@ def format_table(result: Evaluation, per_image: bool = False) -> str:
         head += f"  {'bicubic PSNR':>12}  {'SSIM':>6}"
     lines = [
         f"{result.data}  x{result.scale}  {result.method}  "
-        f"(Y channel, {result.scale}-pixel border cut)",
+        f"(Y channel, {result.scale}-pixel border cut"
+        + ("" if result.degradation == "bicubic" else f"; LR by {result.degradation}")
+        + ")",
         head,
     ]
 

@@ -414,10 +414,11 @@ class GanTrainer:
             seed=cfg.seed,
             start_element=start * cfg.d_steps * cfg.batch_size,
             cache=cfg.cache,
+            degradation=cfg.degradation,
         )
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         val_ds = (
-            validation_dataset(val_source, cfg.scale)
+            validation_dataset(val_source, cfg.scale, cfg.degradation)
             if val_source is not None and len(val_source)
             else None
         )

@@ -56,10 +56,21 @@ def _contributions(in_len: tf.Tensor, out_len: tf.Tensor, scale: float, antialia
 
 
 def _resize_axis(image: tf.Tensor, axis: int, out_len, scale: float, antialias: bool):
-    """One 1-D pass along ``axis``: a dense [out, in] matrix (mirrored taps summed) times the image."""
+    """One 1-D bicubic pass along ``axis``."""
     in_len = tf.shape(image, out_type=tf.int64)[axis]
     out_len = tf.cast(out_len, tf.int64)
     idx, weights = _contributions(in_len, out_len, scale, antialias)
+    return apply_taps(image, axis, idx, weights)
+
+
+def apply_taps(image: tf.Tensor, axis: int, idx: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """One 1-D filter pass along ``axis``: output ``i`` is ``sum_k weights[i, k] * image[idx[i, k]]``.
+
+    ``idx`` [out, taps] must already lie inside the axis (boundary handling is the caller's); it
+    is applied as a dense [out, in] matrix, taps landing on the same pixel summed.
+    """
+    in_len = tf.shape(image, out_type=tf.int64)[axis]
+    out_len = tf.shape(idx, out_type=tf.int64)[0]
     rows = tf.broadcast_to(tf.range(out_len)[:, None], tf.shape(idx, out_type=tf.int64))
     matrix = tf.scatter_nd(  # scatter_nd adds duplicates: taps mirrored onto the same pixel
         tf.stack([tf.reshape(rows, [-1]), tf.reshape(idx, [-1])], axis=1),

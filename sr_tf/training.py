@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf.data import ImageSource, training_dataset, validation_dataset
+from sr_tf.degradations import degradation_spec
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import to_uint8
@@ -60,6 +61,7 @@ class RunConfig:
     cache: bool = False
     init: str = ""  # weights to start from
     model_overrides: dict = dataclasses.field(default_factory=dict)
+    degradation: str = "bicubic"  # how LR is made from HR (sr_tf.degradations spec)
 
     # Fields that may change between a run and its resumption.
     RESUMABLE_CHANGES = (
@@ -90,6 +92,7 @@ class RunConfig:
         ):
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive")
+        self.degradation = degradation_spec(self.degradation)  # canonical, or a UserError
         if self.patch_size % self.scale:
             raise UserError(
                 f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
@@ -182,6 +185,7 @@ def write_run_config(
     path = folder / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
+        old.setdefault("degradation", "bicubic")  # run folders from before degradations
         resumable = getattr(config, "RESUMABLE_CHANGES", RunConfig.RESUMABLE_CHANGES)
         fixed = set(record) - set(resumable) - {"init", "data", "command"}
         diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
@@ -256,10 +260,11 @@ def train_pixel(
         seed=config.seed,
         start_element=start * global_batch,
         cache=config.cache,
+        degradation=config.degradation,
     )
     dist_dataset = strategy.experimental_distribute_dataset(dataset)
     val_ds = (
-        validation_dataset(val_source, config.scale)
+        validation_dataset(val_source, config.scale, config.degradation)
         if val_source is not None and len(val_source)
         else None
     )

@@ -11,6 +11,7 @@ from sr_tf.data import (
     training_sources,
     validation_dataset,
 )
+from sr_tf.degradations import parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.imageio import read_image, write_image
 from sr_tf.resize import degrade_bicubic
@@ -30,19 +31,44 @@ def _find(needle: np.ndarray, haystack: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def test_on_the_fly_lr_equals_a_crop_of_the_degraded_whole_image(tmp_path):
-    image = smooth_image(60, 52, seed=3)
+@pytest.mark.parametrize(
+    "degradation, scale",
+    [("bicubic", 4), ("bicubic", 3), ("gaussian", 4), ("gaussian", 3), ("gaussian:sigma=0.8", 2)],
+)
+def test_on_the_fly_lr_equals_a_crop_of_the_degraded_whole_image(tmp_path, degradation, scale):
+    """Exactly (every uint8 value), at the image's edges too: the image is barely larger than a
+    patch, so most crops touch an edge."""
+    image = smooth_image(6 * scale + 1, 5 * scale + 2, seed=3)  # not a multiple of the scale
     write_image(tmp_path / "a.png", image)
     source = folder_source(tmp_path)
-    whole_lr = _to_u8(degrade_bicubic(tf.constant(image, tf.float32) / 255.0, 4))
-    ds = training_dataset(source, scale=4, hr_patch=16, batch_size=6, seed=5, augment=False)
+    hr_crop = image[: 6 * scale, : 5 * scale + 2 // scale * scale]
+    whole_lr = _to_u8(parse_degradation(degradation)(tf.constant(hr_crop, tf.float32) / 255, scale))
+    patch = 4 * scale
+    ds = training_dataset(
+        source, scale, patch, batch_size=8, seed=5, augment=False, degradation=degradation
+    )
     lr, hr = next(iter(ds))
-    assert lr.shape == (6, 4, 4, 3) and hr.shape == (6, 16, 16, 3)
-    for i in range(6):
-        hr_at = _find(_to_u8(hr[i]), image)
-        lr_at = _find(_to_u8(lr[i]), whole_lr)
-        assert hr_at is not None and lr_at is not None
-        assert hr_at == (lr_at[0] * 4, lr_at[1] * 4)  # aligned: same place, scale apart
+    assert lr.shape == (8, 4, 4, 3) and hr.shape == (8, patch, patch, 3)
+    origins = set()
+    for i in range(8):
+        y, x = _find(_to_u8(hr[i]), hr_crop)
+        assert y % scale == 0 and x % scale == 0
+        y, x = y // scale, x // scale
+        origins.add((y, x))
+        assert np.array_equal(_to_u8(lr[i]), whole_lr[y : y + 4, x : x + 4])
+    assert {o[0] for o in origins} >= {0, 2} or {o[1] for o in origins} >= {0, 1}  # edges seen
+
+
+def test_validation_lr_is_the_degraded_image(image_folder):
+    source = folder_source(image_folder)
+    for spec in ("bicubic", "gaussian"):
+        lr, hr = next(iter(validation_dataset(source, 2, spec)))
+        expected = parse_degradation(spec)(hr[0], 2)
+        assert np.array_equal(lr[0].numpy(), expected.numpy())
+    bicubic, gaussian = (
+        next(iter(validation_dataset(source, 2, s)))[0] for s in ("bicubic", "gaussian")
+    )
+    assert not np.array_equal(bicubic.numpy(), gaussian.numpy())
 
 
 def test_augmentation_transforms_lr_and_hr_together(image_folder):
@@ -110,6 +136,10 @@ def test_paired_folder_with_div2k_names(tmp_path):
     pairs = list(validation_dataset(source, 3))
     assert pairs[0][0].shape == (1, 8, 10, 3) and pairs[0][1].shape == (1, 24, 30, 3)
     assert np.array_equal(_to_u8(pairs[0][0][0]), lr_full)
+    with pytest.raises(UserError, match="brings its own LR"):
+        training_dataset(source, 3, 12, 4, degradation="gaussian")
+    with pytest.raises(UserError, match="brings its own LR"):
+        validation_dataset(source, 3, "gaussian:sigma=1")
 
 
 def test_validation_crops_hr_to_a_multiple_of_the_scale(image_folder):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sr_tf.errors import UserError, run_cli
 from sr_tf.evaluation import (
@@ -95,6 +96,21 @@ def test_bicubic_protocol_on_synthetic_images(mixed_folder):
     assert first.ssim == pytest.approx(ssim_y(sr, hr, shave=4))
     assert first.bicubic_psnr is None and not result.has_baseline
     assert result.mean("psnr") == pytest.approx(np.mean([s.psnr for s in result.images]))
+
+
+def test_gaussian_degradation_is_used_and_recorded(mixed_folder):
+    from sr_tf.degradations import Gaussian
+    from sr_tf.resize import imresize
+
+    result = evaluate_folder(mixed_folder, 4, degradation="gaussian")
+    assert result.degradation == "gaussian:sigma=1.6"
+    assert result.to_dict()["degradation"] == "gaussian:sigma=1.6"
+    assert "gaussian" in result.to_dict()["protocol"] and "gaussian" in format_table(result)
+    hr = read_image(mixed_folder / "a.png")[:40, :36]
+    lr = np.round(Gaussian()(tf.constant(hr, tf.float32) / 255, 4).numpy() * 255).astype(np.uint8)
+    sr = imresize(lr, 4).numpy()
+    assert result.images[0].psnr == pytest.approx(psnr_y(sr, hr, shave=4))
+    assert result.images[0].psnr != pytest.approx(evaluate_folder(mixed_folder, 4).images[0].psnr)
 
 
 def test_grey_image_is_measured_on_grey_values(tmp_path, tiny_weights):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import sr_tf.pretrained as pretrained
+from sr_tf.degradations import parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
 from sr_tf.weights import save_weights_atomic, weights_equal
@@ -98,6 +99,7 @@ def test_every_shipped_model_loads_and_matches_its_manifest():
         assert out.shape == (1, 8 * scale, 8 * scale, 3)
         for key in ("command", "steps", "data", "scores"):
             assert key in entry, f"{name}: manifest lacks {key}"
+        assert parse_degradation(entry["degradation"]).to_spec() == entry["degradation"]
 
 
 def test_every_shipped_model_reproduces_its_set5_score(shared_data):

@@ -85,6 +85,26 @@ def test_a_different_run_in_the_same_folder_is_refused(tmp_path, sources):
         train_pixel(_config(2, scale=3, patch_size=18), train, val, tmp_path / "run")
 
 
+def test_degradation_is_recorded_and_old_run_folders_resume_as_bicubic(tmp_path, sources):
+    train, val = sources
+    run = tmp_path / "run"
+    train_pixel(_config(2, degradation="gaussian"), train, val, run)
+    assert json.loads((run / "run.json").read_text())["degradation"] == "gaussian:sigma=1.6"
+    summary = train_pixel(_config(4, degradation="gaussian:sigma=1.6"), train, val, run)
+    assert summary["step"] == 4
+    with pytest.raises(UserError, match="degradation: gaussian:sigma=1.6 -> bicubic"):
+        train_pixel(_config(4), train, val, run)
+    # A run folder written before degradations existed: no field in run.json, bicubic data.
+    old = tmp_path / "old"
+    train_pixel(_config(2), train, val, old)
+    record = json.loads((old / "run.json").read_text())
+    del record["degradation"]
+    (old / "run.json").write_text(json.dumps(record))
+    assert train_pixel(_config(4), train, val, old)["step"] == 4
+    with pytest.raises(UserError, match="degradation: bicubic -> gaussian"):
+        train_pixel(_config(6, degradation="gaussian"), train, val, old)
+
+
 def test_mirrored_strategy_trains(tmp_path, sources):
     train, val = sources
     summary = train_pixel(
@@ -98,6 +118,8 @@ def test_config_errors_are_user_errors():
         _config(2, patch_size=15)
     with pytest.raises(UserError, match="positive"):
         _config(0)
+    with pytest.raises(UserError, match="unknown degradation"):
+        _config(2, degradation="box")
     assert TrainConfig(model="srresnet").loss == "mse" and TrainConfig().loss == "l1"
 
 
