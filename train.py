@@ -25,8 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "datasets",
         nargs="*",
-        help="HR image folders, HR/+LR/ paired folders, or TFDS names "
-        "(default: div2k/bicubic_x<scale> through tensorflow-datasets)",
+        help="HR image folders, HR/+LR/ paired folders, or TFDS names: image sets such as "
+        "celeb_a or coco/2017 (HR images), pair sets such as div2k/bicubic_x4; tfds:<name> "
+        "forces TFDS (default: div2k/bicubic_x<scale> through tensorflow-datasets)",
     )
     p.add_argument(
         "--stage",

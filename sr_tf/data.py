@@ -7,8 +7,10 @@ Sources:
   ``gaussian``), exactly as if the whole image had been degraded;
 * a paired folder with ``HR/`` and ``LR/`` subfolders (DIV2K naming ``0001.png`` beside
   ``0001x4.png`` is recognised, as are identical names);
-* a tensorflow-datasets name such as ``div2k/bicubic_x4``, prepared with TFDS and written once
-  to a paired folder for random access.
+* a tensorflow-datasets name (``celeb_a``, ``coco/2017``, ``tfds:<name>``): a data set with an
+  ``image`` feature is a source of HR images (LR made on the fly, as for a folder); one with
+  ``hr`` and ``lr`` features (``div2k/bicubic_x4``) is a paired set.  Either is prepared with
+  TFDS and written once to a folder for random access.
 
 Training batches are a pure function of (seed, element index): every image is visited once per
 epoch in a seeded order (``index_shuffle``), and crops and flips use stateless random ops.  So a
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from PIL import Image
 
 from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
+from sr_tf.fileio import write_bytes_atomic
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, write_image
 
 log = logging.getLogger(__name__)
@@ -109,17 +113,39 @@ def paired_source(folder: str | os.PathLike, scale: int) -> ImageSource:
     return ImageSource(hr_paths, lr_paths, sizes, f"paired folder {root}")
 
 
+TFDS_PREFIX = "tfds:"
+
+
 def is_tfds_name(spec: str) -> bool:
+    """``tfds:<name>``, or a bare TFDS name (``celeb_a``, ``coco/2017``, ``div2k/bicubic_x4:2.0.0``)
+    that is not a local path."""
+    if spec.startswith(TFDS_PREFIX):
+        return True
     return (
         bool(re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_]+)?(:[0-9.]+)?", spec)) and not Path(spec).exists()
     )
 
 
+def _encoded_suffix(data: bytes) -> str | None:
+    if data.startswith(b"\x89PNG"):
+        return ".png"
+    if data.startswith(b"\xff\xd8"):
+        return ".jpg"
+    return None
+
+
 def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> Path:
-    """Prepare a TFDS image-pair data set (features ``hr`` and ``lr``) and write it as a paired
-    folder ``<data_dir>/sr_tf_export/<name>/<split>/{HR,LR}`` once, for random access."""
+    """Prepare a TFDS data set and write one split of it once as a folder, for random access:
+    ``<data_dir>/sr_tf_export/<name>/<split>/``.
+
+    * image pairs (features ``hr`` and ``lr``, e.g. ``div2k/bicubic_x4``): a paired folder
+      ``HR/`` + ``LR/``;
+    * images (feature ``image``, e.g. ``celeb_a``, ``coco/2017``): ``HR/`` with each image's
+      stored PNG/JPEG bytes, unchanged (no re-encoding); LR is made on the fly.
+    """
     import tensorflow_datasets as tfds
 
+    name = name.removeprefix(TFDS_PREFIX)
     data_dir = (
         data_dir or os.environ.get("TFDS_DATA_DIR") or str(Path.home() / "tensorflow_datasets")
     )
@@ -130,21 +156,40 @@ def tfds_to_folder(name: str, split: str, data_dir: str | None, scale: int) -> P
     hint = "pass a local image folder instead, e.g. `python train.py path/to/HR_images`"
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        features = set(builder.info.features.keys())
+        paired = {"hr", "lr"} <= features
+        if not paired and "image" not in features:
+            raise UserError(
+                f"TFDS data set {name!r} has features {sorted(features)}; "
+                "need 'image' (HR images) or 'hr' and 'lr' (image pairs)"
+            )
         if not builder.is_prepared():
             _check_reachable(builder.info.homepage, name, hint)
         builder.download_and_prepare()
-        ds = builder.as_dataset(split=split, shuffle_files=False)
+        decoders = None if paired else {"image": tfds.decode.SkipDecoding()}
+        ds = builder.as_dataset(split=split, shuffle_files=False, decoders=decoders)
+    except UserError:
+        raise
     except Exception as err:  # TFDS raises many types for "cannot download"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot load TFDS data set {name!r} ({first[:200]}); {hint}") from err
-    features = set(builder.info.features.keys())
-    if not {"hr", "lr"} <= features:
-        raise UserError(
-            f"TFDS data set {name!r} has features {sorted(features)}, need 'hr' and 'lr'"
-        )
+        first = textwrap.shorten(first, 200, placeholder=" ...")
+        raise UserError(f"cannot load TFDS data set {name!r} ({first}); {hint}") from err
+    count = 0
     for i, ex in enumerate(ds.as_numpy_iterator()):
-        write_image(out / "HR" / f"{i:04d}.png", ex["hr"])
-        write_image(out / "LR" / f"{i:04d}x{scale}.png", ex["lr"])
+        if paired:
+            write_image(out / "HR" / f"{i:06d}.png", ex["hr"])
+            write_image(out / "LR" / f"{i:06d}x{scale}.png", ex["lr"])
+        else:
+            data = bytes(ex["image"])
+            suffix = _encoded_suffix(data)
+            if suffix is None:
+                raise UserError(f"TFDS data set {name!r}: image {i} is neither PNG nor JPEG")
+            write_bytes_atomic(out / "HR" / f"{i:06d}{suffix}", data)
+        count = i + 1
+        if count % 5000 == 0:
+            log.info("%s (%s): %d images written to %s", name, split, count, out)
+    if not count:
+        raise UserError(f"TFDS data set {name!r} has no images in split {split!r}")
     done.write_text("ok\n")
     return out
 
@@ -174,10 +219,13 @@ def resolve_source(
         if (path / "HR").is_dir() and (path / "LR").is_dir():
             return paired_source(path, scale)
         return folder_source(path)
-    if path.exists():
+    if path.exists() and not spec.startswith(TFDS_PREFIX):
         raise UserError(f"{spec} is a file; pass a folder of images or a TFDS name")
     if is_tfds_name(spec):
-        return paired_source(tfds_to_folder(spec, split, data_dir, scale), scale)
+        folder = tfds_to_folder(spec, split, data_dir, scale)
+        source = paired_source(folder, scale) if (folder / "LR").is_dir() else folder_source(folder)
+        source.description = f"TFDS {spec.removeprefix(TFDS_PREFIX)} ({split})"
+        return source
     raise UserError(f"no such folder and not a TFDS name: {spec}")
 
 

@@ -179,6 +179,7 @@ def test_cli_default_dataset_without_network_is_one_line(tmp_path, repo_root):
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "div2k/bicubic_x4" in lines[0] and "local image folder" in lines[0]
+    assert result.stderr.count("local image folder") == 1  # said once, not cut off and repeated
     assert "Traceback" not in result.stderr
 
 
@@ -186,3 +187,43 @@ def test_cli_bad_input_is_one_line(tmp_path, repo_root):
     result = _run(["train.py", str(tmp_path / "nope"), "--steps", "1"], repo_root)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no such folder" in result.stderr
+
+
+def _host_reachable(host: str) -> bool:
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_cli_tfds_image_data_set_trains_with_a_gaussian_degradation(tmp_path, repo_root):
+    from tests.test_data import store_tiny_photos
+
+    store_tiny_photos(tmp_path / "tfds")
+    run = tmp_path / "run"
+    args = [
+        "train.py",
+        "tiny_photos",
+        "--data-dir",
+        str(tmp_path / "tfds"),
+        "--degradation",
+        "gaussian",
+    ]
+    args += ["--scale", "2", "--patch-size", "16", "--batch-size", "2", "--num-blocks", "1"]
+    args += ["--num-features", "8", "--val-count", "2", "--steps", "2", "--output", str(run)]
+    result = _run(args, repo_root)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((run / "run.json").read_text())
+    assert record["data"] == "tiny_photos" and record["degradation"] == "gaussian:sigma=1.6"
+    assert "done: step 2, best validation PSNR" in result.stdout
+
+
+def test_cli_unreachable_tfds_image_data_set_is_one_line(tmp_path, repo_root):
+    if _host_reachable("mmlab.ie.cuhk.edu.hk"):
+        pytest.skip("CelebA's host is reachable here; this test is for offline machines")
+    result = _run(["train.py", "celeb_a", "--data-dir", str(tmp_path), "--steps", "1"], repo_root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "'celeb_a'" in lines[0] and "mmlab.ie.cuhk.edu.hk" in lines[0]
+    assert result.stderr.count("local image folder") == 1
