@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sr_tf import registry
 from sr_tf.errors import UserError, run_cli
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "shared" / "data" / "Set5"
@@ -31,14 +32,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="folder of HR images" + (f" (default: {DEFAULT_DATA})" if have_default else ""),
     )
     p.add_argument(
-        "--scale", type=int, help="upscaling factor (default: the model's; 4 for bicubic)"
+        "--scale",
+        type=int,
+        help="upscaling factor (default: the model's; 4 for bicubic)",
     )
     p.add_argument(
-        "--method", choices=["bicubic"], help="score MATLAB bicubic (the default without --model)"
+        "--method",
+        choices=registry.EVALUATION_METHODS,
+        help="score MATLAB bicubic (the default without --model)",
     )
     p.add_argument(
         "--degradation",
         default="bicubic",
+        metavar="{" + ",".join(registry.DEGRADATIONS) + "}[:sigma=S]",
         help="how LR is made from HR: bicubic (the benchmark protocol, default), gaussian "
         "(sigma 1.6 blur then decimation; at x3 the 'BD' benchmark) or gaussian:sigma=S",
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 
+from sr_tf import registry
 from sr_tf.errors import run_cli
 
 
@@ -24,14 +25,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--model",
-        default="edsr-x4",
-        help="a shipped model (edsr-x4) or an architecture (edsr-baseline, edsr-full, srresnet)",
+        default=None,
+        help="a shipped model (default: edsr-x4, or the shipped model at --scale) or an "
+        "architecture (edsr-baseline, edsr-full, srresnet) together with --weights",
     )
     p.add_argument(
         "--scale",
         type=int,
-        choices=[2, 3, 4, 8],
-        help="upscaling factor (default: the shipped model's; 4 for an architecture)",
+        choices=registry.SCALES,
+        help="upscaling factor (default: the model's; picks the shipped x N model when --model "
+        "is not given)",
     )
     p.add_argument("--weights", help=".weights.h5 file or training checkpoint folder")
     p.add_argument(
@@ -39,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         required=True,
         help="SavedModel base folder (versions go inside), or the .tflite file",
     )
-    p.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
+    p.add_argument("--format", choices=registry.EXPORT_FORMATS, default="savedmodel")
     p.add_argument("--version", type=int, help="SavedModel version number (default: next free)")
     p.add_argument(
         "--max-pixels",
@@ -65,12 +68,13 @@ def main(argv=None) -> int:
         raise UserError("--float16 applies to --format tflite only")
     from sr_tf import export
     from sr_tf.models import model_overrides
-    from sr_tf.pretrained import load_generator
+    from sr_tf.pretrained import default_model, load_generator
 
     size = export.parse_size(args.tflite_size)
     overrides = model_overrides(args.num_blocks, args.num_features)
-    model, scale = load_generator(args.model, args.scale, args.weights, **overrides)
-    name = f"{args.model}_x{scale}" if not args.model.endswith(f"x{scale}") else args.model
+    chosen = args.model or default_model(args.scale)
+    model, scale = load_generator(chosen, args.scale, args.weights, **overrides)
+    name = f"{chosen}_x{scale}" if not chosen.endswith(f"x{scale}") else chosen
     if args.format == "tflite":
         path = export.export_tflite(model, args.output, size, args.float16)
         diff = export.tflite_max_difference(path, model, export.check_image(size))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 
+from sr_tf import registry
 from sr_tf.errors import run_cli
 
 
@@ -38,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--list-models", action="store_true", help="list the shipped models with their scores"
     )
     p.add_argument(
-        "--scale", type=int, choices=[2, 3, 4, 8], help="upscaling factor (default: the model's)"
+        "--scale", type=int, choices=registry.SCALES, help="upscaling factor (default: the model's)"
     )
     p.add_argument("--weights", help="a .weights.h5 file or a train.py output folder")
     p.add_argument(

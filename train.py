@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from sr_tf import registry
 from sr_tf.errors import run_cli
 
 
@@ -31,12 +32,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--stage",
-        choices=["pixel", "gan"],
+        choices=registry.STAGES,
         default="pixel",
         help="pixel: stage 1 (L1/MSE); gan: stage 2, SRGAN fine-tuning of a stage-1 model",
     )
-    p.add_argument("--model", default="edsr-baseline", help="edsr-baseline, edsr-full or srresnet")
-    p.add_argument("--scale", type=int, default=4, choices=[2, 3, 4, 8])
+    p.add_argument("--model", default="edsr-baseline", choices=registry.MODEL_NAMES)
+    p.add_argument("--scale", type=int, default=4, choices=registry.SCALES)
     p.add_argument(
         "--output", help="run folder (default: runs/<model>_x<scale>, ..._gan for the gan stage)"
     )
@@ -63,7 +64,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--decay-steps", type=int, default=200_000, help="halve the learning rate every N steps"
     )
     p.add_argument(
-        "--loss", choices=["l1", "mse"], default=None, help="default: l1 for EDSR, mse for SRResNet"
+        "--loss",
+        choices=registry.PIXEL_LOSSES,
+        default=None,
+        help="default: l1 for EDSR, mse for SRResNet",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -83,13 +87,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--num-blocks", type=int, help="override the preset's residual blocks")
     p.add_argument("--num-features", type=int, help="override the preset's feature maps")
-    p.add_argument(
-        "--distribute", default="default", choices=["default", "mirrored", "multiworker"]
-    )
+    p.add_argument("--distribute", default="default", choices=registry.DISTRIBUTE)
     p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
     p.add_argument(
         "--degradation",
         default="bicubic",
+        metavar="{" + ",".join(registry.DEGRADATIONS) + "}[:sigma=S]",
         help="how LR is made from HR images: bicubic (MATLAB imresize, the default), gaussian "
         "(blur with sigma 1.6, then decimation) or gaussian:sigma=S (docs/training.md)",
     )
@@ -97,13 +100,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument(
         "--gan-loss",
         default="modified",
-        choices=["minimax", "modified", "least-squares", "wasserstein-gp", "hinge", "relativistic"],
+        choices=registry.GAN_LOSSES,
         help="adversarial loss from tensorflow-gan (default: modified, the paper's -log D(G(z)))",
     )
     g.add_argument(
         "--recipe",
         default="paper",
-        choices=["paper", "mse-vgg", "mse-gan"],
+        choices=registry.RECIPES,
         help="paper: VGG54/12.75 + 1e-3 GAN; mse-vgg: MSE + 0.006 VGG54 + 1e-3 GAN; "
         "mse-gan: MSE + 1e-3 GAN",
     )
@@ -147,7 +150,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument(
         "--d-norm",
         default="batch",
-        choices=["batch", "layer", "none"],
+        choices=registry.D_NORMS,
         help="discriminator normalisation (the paper: batch)",
     )
     g.add_argument(

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
 
     from sr_tf.evaluation import evaluate_folder
     from sr_tf.models import build_model
-    from sr_tf.pretrained import add_shipped_model, halve_weights_file
+    from sr_tf.release import add_shipped_model, halve_weights_file
     from sr_tf.weights import load_generator_weights
 
     run = Path(args.run)

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from sr_tf.errors import UserError
+from sr_tf.registry import DEGRADATIONS as DEGRADATION_NAMES
 from sr_tf.resize import apply_taps, degrade_bicubic, to_uint8_tensor
 
-DEGRADATION_NAMES = ("bicubic", "gaussian")
 DEFAULT_DEGRADATION = "bicubic"
 DEFAULT_SIGMA = 1.6  # the BD benchmark's, see the module docstring
 

@@ -4,6 +4,7 @@ into a ready Keras model.
 Shipped weights live in ``sr_tf/shipped/`` with ``manifest.json``: for each name (``edsr-x4``)
 the architecture, scale, file, sha256, the exact training command, steps, data and scores.
 Loading verifies the sha256, so a damaged or truncated file is reported, not silently used.
+Adding a model to them is release tooling: ``sr_tf.release`` (``scripts/ship_model.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 import keras
 
 from sr_tf.errors import UserError
-from sr_tf.fileio import atomic_output, write_text_atomic
 from sr_tf.models import MODEL_NAMES, build_model
 from sr_tf.weights import load_generator_weights
 
@@ -169,51 +169,3 @@ def run_overrides(weights: str | Path) -> dict:
 
 def build_model_key(name: str) -> str:
     return "edsr-baseline" if name == "edsr" else name
-
-
-def halve_weights_file(source: str | Path, target: str | Path) -> Path:
-    """Write a copy of a ``.weights.h5`` file with every float32 array stored as float16.
-
-    Keras casts the arrays back to the model's float32 variables when loading.
-    """
-    import h5py
-    import numpy as np
-
-    target = Path(target)
-
-    def copy(src, dst) -> None:
-        dst.attrs.update(dict(src.attrs))
-        for key, item in src.items():
-            if isinstance(item, h5py.Group):
-                copy(item, dst.create_group(key))
-            else:
-                values = item[()]
-                if getattr(values, "dtype", None) == np.float32:
-                    values = values.astype(np.float16)
-                dst.create_dataset(key, data=values)
-                dst[key].attrs.update(dict(item.attrs))
-
-    with atomic_output(target, suffix=".weights.h5") as tmp:
-        with h5py.File(source, "r") as src, h5py.File(tmp, "w") as dst:
-            copy(src, dst)
-    return target
-
-
-def add_shipped_model(
-    name: str, weights: str | Path, entry: dict, folder: Path | None = None
-) -> dict:
-    """Copy ``weights`` into the shipped folder as ``<name>.weights.h5`` and record ``entry``
-    (architecture, scale, command, steps, data, scores, ...) with the file's sha256."""
-    import shutil
-
-    folder = folder or SHIPPED_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.weights.h5"
-    if Path(weights).resolve() != target.resolve():
-        with atomic_output(target, suffix=".weights.h5") as tmp:
-            shutil.copyfile(weights, tmp)
-    path = folder / "manifest.json"
-    models = json.loads(path.read_text())["models"] if path.exists() else {}
-    models[name] = {**entry, "file": target.name, "sha256": sha256_of(target)}
-    write_text_atomic(path, json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
-    return models[name]

@@ -39,7 +39,7 @@ from sr_tf.export import (
 from sr_tf.imageio import read_image, to_float, to_uint8
 from sr_tf.inference import TiledUpscaler
 from sr_tf.models import build_model
-from sr_tf.pretrained import load_generator
+from sr_tf.pretrained import load_generator, manifest
 from sr_tf.weights import save_weights_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -436,20 +436,36 @@ def test_parse_size():
             parse_size(bad)
 
 
+def _export_cli():
+    spec = importlib.util.spec_from_file_location("export_cli", REPO / "export.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
+
+
+def test_cli_scale_picks_the_shipped_model(tmp_path, capsys):
+    if "edsr-x2" not in manifest():
+        pytest.skip("no shipped x2 model")
+    out = tmp_path / "x2.tflite"
+    args = f"--scale 2 --format tflite --tflite-size 8x8 --output {out}"
+    assert _export_cli().main(args.split()) == 0
+    assert "input 8x8, x2)" in capsys.readouterr().out
+    assert run_tflite(out, smooth_image(8, 8, seed=1)).shape == (16, 16, 3)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         ("--model edsr-baseline --weights missing.weights.h5 --output x", "no such weights file"),
         ("--model no-such-model --output x", "unknown model 'no-such-model'"),
+        ("--scale 8 --output x", "no shipped x8 model"),
         ("--model edsr-baseline --output x --float16", "--float16 applies to --format tflite"),
         ("--model edsr-baseline --output x --format tflite --version 2", "apply to SavedModels"),
         ("--model edsr-baseline --output x --format tflite --tflite-size big", "is not HxW"),
     ],
 )
 def test_cli_user_errors(args, message, tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("export_cli", REPO / "export.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = _export_cli()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
         run_cli(lambda: cli.main(args.split()))

@@ -117,28 +117,6 @@ def test_every_shipped_model_reproduces_its_set5_score(shared_data):
         )
 
 
-def test_float16_copy_loads_within_half_precision(tmp_path):
-    model = build_model("edsr-baseline", 2, num_blocks=2, num_features=32)
-    path = save_weights_atomic(model, tmp_path / "m.weights.h5")
-    half = pretrained.halve_weights_file(path, tmp_path / "h.weights.h5")
-    assert half.stat().st_size < 0.75 * path.stat().st_size
-    again = build_model("edsr-baseline", 2, num_blocks=2, num_features=32)
-    again.load_weights(str(half))
-    for a, b in zip(model.get_weights(), again.get_weights()):
-        assert b.dtype == np.float32 and np.allclose(a, b, rtol=1e-3, atol=1e-4)
-
-
-def test_add_shipped_model_records_sha256(tmp_path):
-    path = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "w.weights.h5")
-    entry = pretrained.add_shipped_model(
-        "t-x2", path, {"architecture": "edsr-baseline", "scale": 2}, folder=tmp_path / "shipped"
-    )
-    stored = json.loads((tmp_path / "shipped" / "manifest.json").read_text())["models"]["t-x2"]
-    assert stored == entry and entry["sha256"] == pretrained.sha256_of(
-        tmp_path / "shipped" / "t-x2.weights.h5"
-    )
-
-
 def test_overrides_come_from_the_run_folder(tmp_path):
     """Weights from a train.py run with --num-blocks/--num-features load without repeating them."""
     model = build_model("edsr-baseline", 2, **TINY)

@@ -9,6 +9,7 @@ import keras
 from sr_tf.models.edsr import EDSR_PRESETS, edsr
 from sr_tf.models.layers import FewFilterConv2D, MeanShift, PixelShuffle, upsampler_factors
 from sr_tf.models.srresnet import srresnet
+from sr_tf.registry import MODEL_NAMES, SCALES
 
 _ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], dict]] = {
     "edsr": (edsr, EDSR_PRESETS["baseline"]),
@@ -17,8 +18,7 @@ _ARCHITECTURES: dict[str, tuple[Callable[..., keras.Model], dict]] = {
     "srresnet": (srresnet, {}),
 }
 
-MODEL_NAMES = tuple(_ARCHITECTURES)
-SCALES = (2, 3, 4, 8)
+assert tuple(_ARCHITECTURES) == MODEL_NAMES, "sr_tf.registry.MODEL_NAMES is out of date"
 
 
 def model_overrides(num_blocks: int | None = None, num_features: int | None = None) -> dict:
