@@ -1,0 +1,58 @@
+"""Command-line programs: ``sr-train``, ``sr-resolve``, ``sr-evaluate`` and ``sr-export`` (also
+run as ``train.py``, ``resolve_image.py``, ``evaluate.py`` and ``export.py`` from a checkout).
+
+They only parse arguments and call library functions.  Argument parsing loads no TensorFlow
+(``--help`` is instant; choices come from ``sr_tf.registry``), and TensorFlow's own C++ log
+lines stay off the terminal unless ``--verbose`` is given or ``TF_CPP_MIN_LOG_LEVEL`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own log lines (start-up notices, CUDA probes); "
+        f"also shown when {TF_LOG_LEVEL} is set",
+    )
+
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Load TensorFlow without its C++ log lines reaching the terminal.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (no C++ info, warnings or errors: real failures still reach
+    Python as exceptions) before TensorFlow is imported.  The lines printed while its libraries
+    load (absl's "before InitializeLog" notice, the CUDA stub's probe) ignore that level, so
+    standard error is set aside during the import and shown only if the import fails.  Nothing
+    changes with ``verbose``, when the user set the variable, or once TensorFlow is loaded.
+    """
+    if verbose or TF_LOG_LEVEL in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ[TF_LOG_LEVEL] = "3"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as capture:
+            os.dup2(capture.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except BaseException:
+                os.dup2(saved, 2)
+                capture.seek(0)
+                sys.stderr.write(capture.read().decode(errors="replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    import absl.logging  # TFDS reports through absl; its warnings are not the user's business
+
+    absl.logging.set_verbosity(absl.logging.ERROR)

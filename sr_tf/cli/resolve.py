@@ -1,0 +1,127 @@
+"""Upscale images with a super-resolution model; any size runs in bounded memory (tiles).
+
+    python resolve_image.py photo.png                      # -> results/photo_x4.png
+    python resolve_image.py a.jpg b.png holidays/ --output upscaled/
+    python resolve_image.py big.png --max-memory 1.5GB --ensemble
+    python resolve_image.py img.png --model edsr-baseline --scale 2 --weights runs/edsr_x2
+
+Images found in a folder keep their sub-folders below --output.  Greyscale stays greyscale,
+RGBA keeps its alpha channel (upscaled bicubic), EXIF orientation is applied.  Files that cannot
+be read or written are skipped and listed at the end, and the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sr_tf import registry
+from sr_tf.cli import add_verbose, quiet_tensorflow
+from sr_tf.errors import run_cli
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="*", help="image files and/or folders (searched recursively)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output folder, or a .png/.jpg/.bmp file for a single image (default: results/)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a shipped model (default: edsr-x4) or an architecture "
+        "(edsr-baseline, edsr-full, srresnet) together with --weights",
+    )
+    p.add_argument(
+        "--list-models", action="store_true", help="list the shipped models with their scores"
+    )
+    p.add_argument(
+        "--scale", type=int, choices=registry.SCALES, help="upscaling factor (default: the model's)"
+    )
+    p.add_argument("--weights", help="a .weights.h5 file or a train.py output folder")
+    p.add_argument(
+        "--num-blocks",
+        type=int,
+        help="residual blocks, if --weights come from a model trained with --num-blocks",
+    )
+    p.add_argument(
+        "--num-features",
+        type=int,
+        help="feature maps, if --weights come from a model trained with --num-features",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile side in input pixels (default: the largest that fits --max-memory)",
+    )
+    p.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        help="input pixels of context each tile sees beyond its share (default: 16)",
+    )
+    p.add_argument(
+        "--max-memory",
+        default=None,
+        help="memory budget for the whole process, e.g. 2GB (default) or 1.5GB; sets the tile size",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="average the 8 flips/transposes (x8 self-ensemble; 8 times slower)",
+    )
+    add_verbose(p)
+    args = p.parse_args(argv)
+    if not args.inputs and not args.list_models:
+        p.error("give one or more image files or folders (or --list-models)")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    quiet_tensorflow(args.verbose)
+    from sr_tf.inference import (
+        DEFAULT_OVERLAP,
+        TiledUpscaler,
+        check_tiling,
+        check_writable,
+        parse_memory,
+        plan_jobs,
+        upscale_files,
+    )
+    from sr_tf.models import model_overrides
+    from sr_tf.pretrained import default_model, load_generator, shipped_table
+
+    if args.list_models:
+        print(shipped_table())
+        return 0
+    overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
+    check_tiling(args.tile, overlap)
+    if args.max_memory is not None:
+        parse_memory(args.max_memory)
+    overrides = model_overrides(args.num_blocks, args.num_features)
+    model, scale = load_generator(
+        args.model or default_model(args.scale), args.scale, args.weights, **overrides
+    )
+    jobs = plan_jobs(args.inputs, args.output, scale)
+    for folder in sorted({job.target.parent for job in jobs}):
+        check_writable(folder)
+    upscaler = TiledUpscaler(
+        model,
+        scale,
+        tile=args.tile,
+        overlap=overlap,
+        max_memory=args.max_memory,
+        ensemble=args.ensemble,
+    )
+    failures = upscale_files(upscaler, jobs)
+    return 1 if failures else 0
+
+
+def run() -> None:
+    """The console entry point: exit codes and one-line errors (``run_cli``)."""
+    run_cli(main)

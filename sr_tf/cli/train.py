@@ -1,0 +1,261 @@
+"""Train a super-resolution generator: stage 1 (pixel loss) or stage 2 (SRGAN fine-tuning).
+
+    python train.py ../data/T91 ../data/BSD200 --model edsr-baseline --scale 4 --output runs/edsr_x4
+    python train.py                      # DIV2K (div2k/bicubic_x4) through tensorflow-datasets
+    python train.py ../data/T91 --stage gan --model srresnet --init runs/srresnet_x4   # SRGAN
+
+See docs/training.md for both stages, every option and the GAN recipes.
+
+Rerunning the same command on the same --output folder resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from sr_tf import registry
+from sr_tf.cli import add_verbose, quiet_tensorflow
+from sr_tf.errors import run_cli
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "datasets",
+        nargs="*",
+        help="HR image folders, HR/+LR/ paired folders, or TFDS names: image sets such as "
+        "celeb_a or coco/2017 (HR images), pair sets such as div2k/bicubic_x4; tfds:<name> "
+        "forces TFDS (default: div2k/bicubic_x<scale> through tensorflow-datasets)",
+    )
+    p.add_argument(
+        "--stage",
+        choices=registry.STAGES,
+        default="pixel",
+        help="pixel: stage 1 (L1/MSE); gan: stage 2, SRGAN fine-tuning of a stage-1 model",
+    )
+    p.add_argument("--model", default="edsr-baseline", choices=registry.MODEL_NAMES)
+    p.add_argument("--scale", type=int, default=4, choices=registry.SCALES)
+    p.add_argument(
+        "--output", help="run folder (default: runs/<model>_x<scale>, ..._gan for the gan stage)"
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="total training steps (default: 300000; 200000 for the gan stage)",
+    )
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--patch-size",
+        type=int,
+        default=None,
+        help="HR patch side (default: 48 x scale for EDSR, 96 for SRResNet and the gan stage)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="gan stage: for the first half of --steps, then a tenth of it",
+    )
+    p.add_argument(
+        "--decay-steps", type=int, default=200_000, help="halve the learning rate every N steps"
+    )
+    p.add_argument(
+        "--loss",
+        choices=registry.PIXEL_LOSSES,
+        default=None,
+        help="default: l1 for EDSR, mse for SRResNet",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--val-data", help="validation images (default: hold out --val-count training images)"
+    )
+    p.add_argument("--val-count", type=int, default=10)
+    p.add_argument("--validate-every", type=int, default=1000)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--keep-checkpoints", type=int, default=3, help="checkpoints kept (default 3)")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--cache", action="store_true", help="keep decoded training images in memory")
+    p.add_argument(
+        "--init",
+        default="",
+        help="start from these weights (same model, any scale); gan stage: the stage-1 "
+        "weights file or run folder (required for a new gan run)",
+    )
+    p.add_argument("--num-blocks", type=int, help="override the preset's residual blocks")
+    p.add_argument("--num-features", type=int, help="override the preset's feature maps")
+    p.add_argument("--distribute", default="default", choices=registry.DISTRIBUTE)
+    p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
+    p.add_argument(
+        "--degradation",
+        default="bicubic",
+        metavar="{" + ",".join(registry.DEGRADATIONS) + "}[:sigma=S]",
+        help="how LR is made from HR images: bicubic (MATLAB imresize, the default), gaussian "
+        "(blur with sigma 1.6, then decimation) or gaussian:sigma=S (docs/training.md)",
+    )
+    g = p.add_argument_group("gan stage (docs/training.md)")
+    g.add_argument(
+        "--gan-loss",
+        default="modified",
+        choices=registry.GAN_LOSSES,
+        help="adversarial loss from tensorflow-gan (default: modified, the paper's -log D(G(z)))",
+    )
+    g.add_argument(
+        "--recipe",
+        default="paper",
+        choices=registry.RECIPES,
+        help="paper: VGG54/12.75 + 1e-3 GAN; mse-vgg: MSE + 0.006 VGG54 + 1e-3 GAN; "
+        "mse-gan: MSE + 1e-3 GAN",
+    )
+    g.add_argument(
+        "--content-loss",
+        default="",
+        help="override the recipe's content loss: terms [weight*]name joined by +, names "
+        "mse, l1, vgg22, vgg54 (e.g. vgg54, mse+0.006*vgg54)",
+    )
+    g.add_argument(
+        "--vgg-scale",
+        type=float,
+        default=0.0,
+        help="VGG features are multiplied by this before the MSE (default: the recipe's, 1/12.75)",
+    )
+    g.add_argument(
+        "--adv-weight",
+        type=float,
+        default=None,
+        help="adversarial weight (default: the recipe's, 1e-3)",
+    )
+    g.add_argument(
+        "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
+    )
+    g.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=0.0,
+        help="one-sided label smoothing of D's real targets, tfgan's amount (minimax/modified)",
+    )
+    g.add_argument(
+        "--noisy-labels",
+        action="store_true",
+        help="D targets drawn from 0.7-1.0 (real) and 0-0.3 (fake) (minimax/modified/least-squares)",
+    )
+    g.add_argument(
+        "--d-steps", type=int, default=1, help="discriminator updates per generator update"
+    )
+    g.add_argument("--d-features", type=int, default=64, help="discriminator width (first conv)")
+    g.add_argument("--d-dense", type=int, default=1024, help="discriminator dense layer units")
+    g.add_argument(
+        "--d-norm",
+        default="batch",
+        choices=registry.D_NORMS,
+        help="discriminator normalisation (the paper: batch)",
+    )
+    g.add_argument(
+        "--vgg-weights",
+        default="imagenet",
+        help="VGG19 no-top weights file (default: ImageNet weights from the Keras cache, "
+        "downloaded once)",
+    )
+    g.add_argument(
+        "--random-vgg",
+        action="store_true",
+        help="TESTING ONLY: untrained VGG19 features (recorded in run.json and the checkpoint)",
+    )
+    add_verbose(p)
+    return p.parse_args(argv)
+
+
+def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
+    """The options both stages' configs share (sr_tf.training.RunConfig)."""
+    return dict(
+        model=args.model,
+        scale=args.scale,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        validate_every=args.validate_every,
+        checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
+        cache=args.cache,
+        init=args.init,
+        model_overrides=overrides,
+        keep_checkpoints=args.keep_checkpoints,
+        degradation=args.degradation,
+    )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("sr_tf").setLevel(logging.INFO)
+    quiet_tensorflow(args.verbose)
+    from sr_tf.data import training_sources
+    from sr_tf.models import model_overrides
+    from sr_tf.training import TrainConfig, get_strategy, train_pixel
+
+    overrides = model_overrides(args.num_blocks, args.num_features)
+    if args.stage == "gan":
+        return main_gan(args, overrides)
+    patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)
+    config = TrainConfig(
+        **run_fields(args, overrides),
+        steps=args.steps or 300_000,
+        patch_size=patch,
+        decay_steps=args.decay_steps,
+        loss=args.loss or "",
+    )
+    train, val, description = training_sources(
+        args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
+    )
+    output = args.output or f"runs/{args.model}_x{args.scale}"
+    summary = train_pixel(config, train, val, output, get_strategy(args.distribute), description)
+    best = summary["best_psnr"]
+    validated = f"best validation PSNR {best:.2f} dB, " if best >= 0 else "no validation, "
+    print(f"done: step {summary['step']}, {validated}weights in {summary['output']}")
+    return 0
+
+
+def main_gan(args: argparse.Namespace, overrides: dict) -> int:
+    from sr_tf.data import training_sources
+    from sr_tf.gan_training import GanConfig, train_gan
+    from sr_tf.training import get_strategy
+
+    config = GanConfig(
+        **run_fields(args, overrides),
+        steps=args.steps or 200_000,
+        patch_size=args.patch_size or 96,
+        recipe=args.recipe,
+        content_loss=args.content_loss,
+        vgg_scale=args.vgg_scale,
+        adv_weight=args.adv_weight,
+        gan_loss=args.gan_loss,
+        gp_weight=args.gp_weight,
+        label_smoothing=args.label_smoothing,
+        noisy_labels=args.noisy_labels,
+        d_steps=args.d_steps,
+        d_features=args.d_features,
+        d_dense=args.d_dense,
+        d_norm=args.d_norm,
+        vgg_weights=args.vgg_weights,
+        random_vgg=args.random_vgg,
+    )
+    train, val, description = training_sources(
+        args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
+    )
+    output = args.output or f"runs/{args.model}_x{args.scale}_gan"
+    summary = train_gan(config, train, val, output, get_strategy(args.distribute), description)
+    note = (
+        " (RANDOM VGG features: testing only)"
+        if summary["vgg_features"].startswith("random")
+        else ""
+    )
+    print(f"done: step {summary['step']}, GAN generator weights in {summary['output']}{note}")
+    return 0
+
+
+def run() -> None:
+    """The console entry point: exit codes and one-line errors (``run_cli``)."""
+    run_cli(main)
