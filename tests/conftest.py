@@ -40,6 +40,35 @@ def smooth_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return (np.clip(np.stack(channels, -1), 0, 1) * 255).round().astype(np.uint8)
 
 
+def store_tiny_photos(data_dir, name="tiny_photos", sizes=((40, 48), (44, 36), (52, 40), (36, 36))):
+    """A small TFDS image data set in TFDS's own format (features ``image`` and ``label``, splits
+    train and validation), built locally with TFDS: no download, nothing mocked."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    def split(first, count):
+        def gen():
+            for i in range(first, first + count):
+                h, w = sizes[i % len(sizes)]
+                yield {"image": smooth_image(h, w, seed=i), "label": i % 3}
+
+        spec = {
+            "image": tf.TensorSpec([None, None, 3], tf.uint8),
+            "label": tf.TensorSpec([], tf.int64),
+        }
+        return tf.data.Dataset.from_generator(gen, output_signature=spec)
+
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name=name,
+        version="1.0.0",
+        features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(), "label": tfds.features.ClassLabel(num_classes=3)}
+        ),
+        split_datasets={"train": split(0, 6), "validation": split(20, 2)},
+        data_dir=str(data_dir),
+    )
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     """A folder of six small synthetic PNG/JPEG images, one in a subfolder."""

@@ -15,7 +15,7 @@ from sr_tf.degradations import parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.imageio import read_image, write_image
 from sr_tf.resize import degrade_bicubic
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, store_tiny_photos
 
 
 def _to_u8(x) -> np.ndarray:
@@ -184,34 +184,6 @@ def test_tfds_div2k_by_name_from_a_locally_prepared_dataset(tmp_path):
     assert np.array_equal(read_image(val.lr_paths[1]), smooth_image(16, 16, seed=61))
     lr, hr = next(iter(training_dataset(train, 2, 16, 2, seed=0)))
     assert lr.shape == (2, 8, 8, 3) and hr.shape == (2, 16, 16, 3)
-
-
-def store_tiny_photos(data_dir, name="tiny_photos", sizes=((40, 48), (44, 36), (52, 40), (36, 36))):
-    """A small TFDS image data set in TFDS's own format (features ``image`` and ``label``, splits
-    train and validation), built locally with TFDS: no download, nothing mocked."""
-    import tensorflow_datasets as tfds
-
-    def split(first, count):
-        def gen():
-            for i in range(first, first + count):
-                h, w = sizes[i % len(sizes)]
-                yield {"image": smooth_image(h, w, seed=i), "label": i % 3}
-
-        spec = {
-            "image": tf.TensorSpec([None, None, 3], tf.uint8),
-            "label": tf.TensorSpec([], tf.int64),
-        }
-        return tf.data.Dataset.from_generator(gen, output_signature=spec)
-
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name=name,
-        version="1.0.0",
-        features=tfds.features.FeaturesDict(
-            {"image": tfds.features.Image(), "label": tfds.features.ClassLabel(num_classes=3)}
-        ),
-        split_datasets={"train": split(0, 6), "validation": split(20, 2)},
-        data_dir=str(data_dir),
-    )
 
 
 def test_tfds_image_data_set_is_a_source_of_hr_images(tmp_path):

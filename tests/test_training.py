@@ -12,6 +12,7 @@ from sr_tf.data import folder_source, split_validation
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
 from sr_tf.training import TrainConfig, get_strategy, train_pixel
+from tests.conftest import store_tiny_photos
 
 TINY = {"num_blocks": 1, "num_features": 8}
 
@@ -198,8 +199,6 @@ def _host_reachable(host: str) -> bool:
 
 
 def test_cli_tfds_image_data_set_trains_with_a_gaussian_degradation(tmp_path, repo_root):
-    from tests.test_data import store_tiny_photos
-
     store_tiny_photos(tmp_path / "tfds")
     run = tmp_path / "run"
     args = [
