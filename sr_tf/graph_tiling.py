@@ -11,7 +11,8 @@ graph from the image's size:
   ``TiledUpscaler.iter_bands``, so the sums are the same floats.  Unlike ``iter_bands`` it keeps
   no float accumulator of a whole row of tiles: within a row only the columns the next tile
   still overlaps stay in float (``pending``), and between rows only the rows the next row of
-  tiles overlaps (``carry``, about ``2 * overlap * scale`` HR rows).  Everything else leaves
+  tiles overlaps (``carry``, about ``2 * overlap * scale`` HR rows, stored transposed so that
+  a tile's columns are a slice of its first axis).  Everything else leaves
   float for uint8 as soon as it is final.
 * Image modes as ``TiledUpscaler``: grey is replicated to RGB and turned back with ITU-R 601
   luma; an alpha channel is upscaled with MATLAB-style bicubic (``sr_tf.resize.imresize``) from
@@ -180,7 +181,7 @@ def tiled_upscale(
         y = rows[r]
         last_row = r + 1 >= n_rows
         final = tf.where(last_row, th * s, (rows[tf.minimum(r + 1, n_rows - 1)] - y) * s)
-        carried = tf.shape(carry)[0]
+        carried = tf.shape(carry)[1]
 
         def tile_step(c, pending, done, kept):
             x = cols[c]
@@ -189,9 +190,8 @@ def tiled_upscale(
             sr = sr * wx[c][None, :, None]
             # Columns no earlier tile of this row reached start from the carried rows (or 0).
             reached = x * s + tf.shape(pending)[1]
-            fresh = tf.pad(
-                carry[:, reached : (x + tw) * s], [[0, th * s - carried], [0, 0], [0, 0]]
-            )
+            fresh = tf.transpose(carry[reached : (x + tw) * s], [1, 0, 2])
+            fresh = tf.pad(fresh, [[0, th * s - carried], [0, 0], [0, 0]])
             total = tf.concat([pending, fresh], axis=1) + sr
             # Columns left of the next tile are final for this row of tiles.
             last_col = c + 1 >= n_cols
@@ -220,7 +220,7 @@ def tiled_upscale(
             parallel_iterations=1,
         )
         band = tf.transpose(done.concat(), [1, 0, 2])
-        carry = tf.ensure_shape(tf.transpose(kept.concat(), [1, 0, 2]), [None, None, 3])
+        carry = tf.ensure_shape(kept.concat(), [None, None, 3])
         return r + 1, carry, bands.write(r, band)
 
     bands = tf.TensorArray(
@@ -229,7 +229,7 @@ def tiled_upscale(
     _, _, bands = tf.while_loop(
         lambda r, *_: r < n_rows,
         row_step,
-        [tf.constant(0), tf.zeros([0, width * s, 3]), bands],
+        [tf.constant(0), tf.zeros([width * s, 0, 3]), bands],
         shape_invariants=[
             tf.TensorShape([]),
             tf.TensorShape([None, None, 3]),

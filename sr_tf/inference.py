@@ -374,6 +374,10 @@ class TiledUpscaler:
         """Memory set aside for Python, TensorFlow and the model's weights."""
         return RUNTIME_RESERVE + 2 * 4 * self.model.count_params()
 
+    def call_bytes(self, tile_h: int, tile_w: int) -> float:
+        """Estimated memory of one model call on one tile (used by sr_tf.export's plan)."""
+        return self._tile_bytes(tile_h, tile_w)
+
     def _tile_bytes(self, tile_h: int, tile_w: int, batch: int = 1, group: int = 1) -> float:
         out = self.scale**2 * 3 * 4  # float32 output bytes per LR pixel
         if self._split is None:

@@ -34,16 +34,22 @@ def tiny():
     return build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
 
 
+_TRACED: dict = {}
+
+
 def _graph_upscale(model, image: np.ndarray, tile: int, overlap: int, strip_rows: int = 7):
-    split = split_at_upsampler(model)
+    key = (id(model), tile, overlap, strip_rows)
+    if key not in _TRACED:  # one trace serves every image size and mode
+        split = split_at_upsampler(model)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.uint8)])
-    def run(x):
-        return tiled_upscale(
-            x, lambda t: upscale_in_strips(split, t, tf.constant(strip_rows), 2), 2, tile, overlap
+        def forward(t):
+            return upscale_in_strips(split, t, tf.constant(strip_rows), 2)
+
+        _TRACED[key] = tf.function(
+            lambda x: tiled_upscale(x, forward, 2, tile, overlap),
+            input_signature=[tf.TensorSpec([None, None, None], tf.uint8)],
         )
-
-    return run(tf.constant(image)).numpy()
+    return _TRACED[key](tf.constant(image)).numpy()
 
 
 def _rgba(height: int, width: int) -> np.ndarray:
@@ -52,7 +58,7 @@ def _rgba(height: int, width: int) -> np.ndarray:
     return np.dstack([smooth_image(height, width, seed=3), alpha])
 
 
-@pytest.mark.parametrize("tile, overlap", [(24, 4), (17, 8), (30, 0)])
+@pytest.mark.parametrize("tile, overlap", [(24, 4), (17, 8)])
 def test_tiles_match_tiled_upscaler_in_every_mode(tiny, tile, overlap):
     rgba = _rgba(53, 71)  # 3 x 4 tiles of 24, the last row and column moved back flush
     upscaler = TiledUpscaler(tiny, 2, tile=tile, overlap=overlap)
