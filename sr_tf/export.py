@@ -148,9 +148,9 @@ def plan_serving(
                 f"{side} needs about {format_bytes(need)}; raise --max-memory"
             )
     if tile is None:
-        tile = _largest(
-            lambda t: request_bytes(upscaler, t, max_pixels) <= budget, smallest, MAX_TILE
-        )
+        # Not monotonic: smaller tiles need less for the model but more for the carried rows.
+        sides = range(MAX_TILE, smallest - 1, -8)
+        tile = next((t for t in sides if request_bytes(upscaler, t, max_pixels) <= budget), None)
         if tile is None:
             need = request_bytes(upscaler, smallest, max_pixels)
             raise UserError(
