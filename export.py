@@ -17,6 +17,8 @@ import argparse
 
 from sr_tf.errors import run_cli
 
+PRECISIONS = ("auto", "float32", "bfloat16")  # sr_tf.precision's (importing it loads TensorFlow)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -65,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="input pixels of context each tile sees beyond its share (default: 16)",
     )
     p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="the served model's arithmetic: auto (default) is what resolve_image.py "
+        "--precision auto picks on this machine (bfloat16 only with native bfloat16)",
+    )
+    p.add_argument(
         "--tflite-size", default="128x128", help="TFLite input size HxW (default: 128x128)"
     )
     p.add_argument("--float16", action="store_true", help="TFLite: store weights as float16")
@@ -83,6 +92,7 @@ def main(argv=None) -> int:
         "--max-memory": args.max_memory,
         "--tile": args.tile,
         "--tile-overlap": args.tile_overlap,
+        "--precision": args.precision,
     }
     given = [name for name, value in savedmodel_only.items() if value is not None]
     if args.format == "tflite" and given:
@@ -118,14 +128,14 @@ def main(argv=None) -> int:
             f"x{scale}); largest difference from Keras on a test image: {diff} grey levels"
         )
     else:
-        upscaler = TiledUpscaler(model, scale, overlap=overlap)
+        upscaler = TiledUpscaler(model, scale, overlap=overlap, precision=args.precision or "auto")
         plan = export.plan_serving(upscaler, max_memory, args.max_pixels, args.tile)
         path = export.export_savedmodel(model, scale, args.output, args.version, plan, name)
         print(
             f"wrote {path} ({name}, version {path.name}): up to {plan.max_pixels} input pixels, "
             f"tiles of at most {plan.tile} with overlap {plan.overlap}, about "
             f"{format_bytes(plan.estimated_bytes)} per request at the largest image (budget "
-            f"{format_bytes(plan.max_memory)}); serve with "
+            f"{format_bytes(plan.max_memory)}), {plan.precision}; serve with "
             f"--model_base_path={path.parent.resolve()}"
         )
     return 0

@@ -13,13 +13,17 @@ The SavedModel is written in TF Serving's layout, ``<base>/<version>/saved_model
   IDCT, as PIL does.  Unlike resolve_image.py, EXIF orientation is not applied.
 * ``predict_tensor``: ``images``, uint8 [N, H, W, 3] -> ``output``, uint8 [N, sH, sW, 3].
 * ``metadata``: ``unused``, an int64 scalar (TF Serving cannot call a signature without
-  inputs) -> the scale, the pixel limit, the memory budget, the tiling, the model name and a
-  description.
+  inputs) -> the scale, the pixel limit, the memory budget, the tiling, the precision, the
+  model name and a description.
 
 Images are upscaled in tiles inside the graph (``sr_tf.graph_tiling``): the same tile plan,
 overlap blending and upsampler strips as resolve_image.py, with the tile size fixed at export
 from a per-request memory budget (``plan_serving``), so one request stays within about that
 budget whatever the image size, up to ``max_pixels``.
+
+The model computes in the precision fixed at export (``sr_tf.precision``): ``auto`` is what
+resolve_image.py's ``--precision auto`` picks on the exporting machine, so a model exported on a
+CPU without native bfloat16 computes in float32 wherever it is served.
 
 Inputs larger than ``max_pixels`` (height x width per image; the whole N x H x W for
 ``predict_tensor``, whose outputs are all held at once) fail with an InvalidArgumentError that
@@ -89,6 +93,7 @@ class ServingPlan:
     max_pixels: int  # largest input, height x width
     max_memory: int  # the per-request budget the plan was made for
     estimated_bytes: int  # estimated peak of one request at max_pixels
+    precision: str = "float32"  # the model's arithmetic (sr_tf.precision), resolved
 
 
 def request_bytes(upscaler: TiledUpscaler, tile: int, max_pixels: int) -> float:
@@ -166,7 +171,9 @@ def plan_serving(
             "--max-pixels, or raise --max-memory"
         )
     strip_rows = upscaler.strip_rows(tile, tile, 1)
-    return ServingPlan(tile, overlap, strip_rows, max_pixels, budget, int(estimate))
+    return ServingPlan(
+        tile, overlap, strip_rows, max_pixels, budget, int(estimate), upscaler.precision
+    )
 
 
 def _header_pixels(data: tf.Tensor) -> tf.Tensor:
@@ -226,7 +233,9 @@ class ServingModule(tf.Module):
             upscaler = TiledUpscaler(model, scale)
             plan = plan_serving(upscaler)
         else:
-            upscaler = TiledUpscaler(model, scale, tile=plan.tile, overlap=plan.overlap)
+            upscaler = TiledUpscaler(
+                model, scale, tile=plan.tile, overlap=plan.overlap, precision=plan.precision
+            )
         self.plan = plan
         split = upscaler.split
         # Plain functions, so the Keras objects are not tracked; see _track_variables.
@@ -250,7 +259,12 @@ class ServingModule(tf.Module):
             f"of overlap, the upsampler in strips of {plan.strip_rows} rows (0: whole), as "
             f"resolve_image.py does; memory per request about {format_bytes(plan.estimated_bytes)}"
             f" at the largest image (budget {format_bytes(plan.max_memory)}, set at export), "
-            "TensorFlow and the model not included."
+            f"TensorFlow and the model not included. The model computes in {plan.precision}"
+            + (
+                " (bfloat16 inside, float32 in and out; fast only on CPUs with native bfloat16)."
+                if plan.precision == "bfloat16"
+                else "."
+            )
         )
         _track_variables(self, [self.serve_bytes, self.serve_tensor])
 
@@ -342,6 +356,7 @@ class ServingModule(tf.Module):
             "tile": tf.constant(self.plan.tile, tf.int32),
             "tile_overlap": tf.constant(self.plan.overlap, tf.int32),
             "strip_rows": tf.constant(self.plan.strip_rows, tf.int32),
+            "precision": tf.constant(self.plan.precision),
             "model": tf.constant(self.model_name),
             "description": tf.constant(self.description),
         }

@@ -44,6 +44,7 @@ from sr_tf.export import (
 from sr_tf.imageio import read_image, to_float, to_uint8
 from sr_tf.inference import TiledUpscaler
 from sr_tf.models import build_model
+from sr_tf.precision import resolve_precision
 from sr_tf.pretrained import load_generator
 from sr_tf.weights import save_weights_atomic
 
@@ -121,6 +122,8 @@ def exported(tiny_model, tmp_path_factory) -> Path:
             str(TILE),
             "--tile-overlap",
             str(OVERLAP),
+            "--precision",
+            "float32",
             "--output",
             str(base),
         ]
@@ -322,9 +325,30 @@ def test_tensor_and_metadata_signatures(loaded, tiny_model):
     assert meta["scale"] == SCALE and meta["max_pixels"] == MAX_PIXELS
     assert (meta["tile"], meta["tile_overlap"]) == (TILE, OVERLAP)
     assert meta["max_memory"] == DEFAULT_MAX_MEMORY
-    assert meta["model"] == b"edsr-baseline_x2"
+    assert meta["model"] == b"edsr-baseline_x2" and meta["precision"] == b"float32"
     assert f"at most {MAX_PIXELS} pixels".encode() in meta["description"]
     assert f"tiles of at most {TILE}x{TILE}".encode() in meta["description"]
+
+
+def test_bfloat16_export_computes_in_bfloat16(tiny_model, tmp_path):
+    model, _ = tiny_model
+    upscaler = TiledUpscaler(model, SCALE, tile=TILE, overlap=OVERLAP, precision="bfloat16")
+    plan = plan_serving(upscaler, max_pixels=MAX_PIXELS, tile=TILE)
+    assert plan.precision == "bfloat16"
+    served = tf.saved_model.load(str(export_savedmodel(model, SCALE, tmp_path, plan=plan)))
+    meta = served.signatures["metadata"](unused=tf.constant(0, tf.int64))
+    assert meta["precision"].numpy() == b"bfloat16"
+    assert b"computes in bfloat16" in meta["description"].numpy()
+    image = smooth_image(20, 26, seed=12)
+    out = served.signatures["predict_tensor"](images=tf.constant(image[None]))
+    out = out[TENSOR_OUTPUT_KEY].numpy()[0].astype(int)
+    assert np.abs(out - upscaler.upscale_uint8(image)).max() <= 1
+    # bfloat16 inside really changes the arithmetic: not bit-identical to float32.
+    float32 = TiledUpscaler(model, SCALE, tile=TILE, overlap=OVERLAP).upscale_uint8(image)
+    assert not np.array_equal(out, float32)
+    # auto is what resolve_image.py --precision auto picks on this machine.
+    auto = plan_serving(TiledUpscaler(model, SCALE, precision="auto"), max_pixels=MAX_PIXELS)
+    assert auto.precision == resolve_precision("auto")
 
 
 def _client(name: str):
@@ -485,6 +509,7 @@ def test_parse_size():
         ("--model edsr-baseline --output x --max-memory lots", "cannot read memory size"),
         ("--model edsr-baseline --output x --tile 20", "larger than twice --tile-overlap"),
         ("--model edsr-baseline --output x --max-memory 200MB", "is too small"),
+        ("--model edsr-baseline --output x --format tflite --precision float32", "apply to"),
         ("--model edsr-baseline --output x --format tflite --tflite-size big", "is not HxW"),
     ],
 )
