@@ -50,6 +50,11 @@ version, image_path, copies, out_path = sys.argv[1], sys.argv[2], int(sys.argv[3
 model = tf.saved_model.load(version)
 serve = model.signatures["serving_default"]
 meta = {k: v.numpy() for k, v in model.signatures["metadata"](unused=tf.constant(0, tf.int64)).items()}
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+cpu_loaded = cpu()
 loaded_rss = rss_mb()
 loaded_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 data = open(image_path, "rb").read()
@@ -75,6 +80,7 @@ print("RESULT " + json.dumps({
     "rss_after_load_mb": loaded_rss,
     "peak_after_load_mb": loaded_peak,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "cpu_s": cpu() - cpu_loaded,
     "identical_outputs": all(o == outputs[0] for o in outputs),
     "png_mb": len(outputs[0]) / 1e6,
     "tile": int(meta["tile"]), "max_pixels": int(meta["max_pixels"]),
@@ -95,6 +101,8 @@ except SystemExit as exit:
     code = exit.code or 0
 print("RESULT " + json.dumps({
     "exit": code, "wall_s": time.perf_counter() - t0,
+    "cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
+    + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
