@@ -182,12 +182,14 @@ def evaluate_folder(
     save_comparisons: str | os.PathLike | None = None,
     progress: Callable[[int, int, ImageScore], None] | None = None,
     ensemble: bool = False,
+    precision: str = "float32",
 ) -> Evaluation:
     """Evaluate bicubic (``model=None``) or a model on every HR image of ``folder`` at ``scale``.
 
     ``method`` is the name reported (default ``bicubic`` or the model's name).  With
     ``save_comparisons``, a PNG of crops (bicubic | model | HR) per image is written there.
     ``ensemble``: the model's geometric x8 self-ensemble (the EDSR paper's "+" results).
+    ``precision``: the model's arithmetic, ``float32``, ``bfloat16`` or ``auto`` (``sr_tf.precision``).
     """
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
         raise UserError(f"scale must be an integer >= 2, got {scale!r}")
@@ -198,7 +200,11 @@ def evaluate_folder(
         hint = f" (found {len(others)} other files, e.g. {others[0]})" if others else ""
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}{hint}")
     method = method or ("bicubic" if model is None else model.name)
-    upscaler = None if model is None else TiledUpscaler(model, scale, ensemble=ensemble)
+    upscaler = (
+        None
+        if model is None
+        else TiledUpscaler(model, scale, ensemble=ensemble, precision=precision)
+    )
     result = Evaluation(str(folder), scale, method)
     out_dir = Path(save_comparisons) if save_comparisons is not None else None
     for i, path in enumerate(paths):

@@ -276,3 +276,27 @@ def test_cli_scale_comes_from_the_shipped_model(tmp_path, capsys, cli_on_path):
     assert "blocker" in err
     code, err = _run_main(["--data", str(good), "--model", "edsr-x4", "--num-blocks", "8"], capsys)
     assert code == 2 and "--num-blocks" in err, err
+
+
+def test_bfloat16_scores_close_to_float32(
+    tmp_path, capsys, cli_on_path, mixed_folder, tiny_weights
+):
+    from sr_tf.models import build_model
+    from sr_tf.weights import load_generator_weights
+
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    load_generator_weights(model, tiny_weights)
+    f32 = evaluate_folder(mixed_folder, 2, model)
+    bf16 = evaluate_folder(mixed_folder, 2, model, precision="bfloat16")
+    assert bf16.mean("psnr") == pytest.approx(f32.mean("psnr"), abs=0.05)
+    assert bf16.mean("bicubic_psnr") == f32.mean("bicubic_psnr")
+    argv = [
+        "--data", str(mixed_folder), "--scale", "2", "--model", "edsr-baseline",
+        "--weights", str(tiny_weights), "--num-blocks", "1", "--num-features", "8",
+        "--precision", "bfloat16", "--json", str(tmp_path / "bf16.json"),
+    ]  # fmt: skip
+    code, err = _run_main(argv, capsys)
+    assert code == 0, err
+    record = json.loads((tmp_path / "bf16.json").read_text())
+    assert record["method"] == "edsr-baseline bfloat16"
+    assert record["mean"]["psnr"] == pytest.approx(bf16.mean("psnr"), abs=1e-9)
