@@ -414,9 +414,12 @@ def main(argv=None) -> int:
     stage1_spec = args.stage1 or (inits.pop() if len(inits) == 1 else None)
     if not stage1_spec:
         raise UserError("the runs started from different --init; name the stage 1 with --stage1")
-    for _, folder, _ in runs:
-        if not (folder / f"{args.weights}.weights.h5").exists():
-            raise UserError(f"{folder} has no {args.weights}.weights.h5 (not trained yet?)")
+    waiting = [r for r in runs if not (r[1] / f"{args.weights}.weights.h5").exists()]
+    runs = [r for r in runs if r not in waiting]
+    for label, folder, _ in waiting:
+        print(f"skipping {label}: no {args.weights}.weights.h5 in {folder} yet", file=sys.stderr)
+    if not runs:
+        raise UserError(f"no run in {study} has a {args.weights}.weights.h5 yet")
 
     from sr_tf.pretrained import load_generator
 
@@ -473,6 +476,8 @@ def main(argv=None) -> int:
     print(f"wrote {curves_png(curves, output / 'd_curves.png')}")
     print(f"wrote {grid_png(models, scale, grid_images, output / 'grid.png')}")
     text = report_md(rows, args, stage1_spec)
+    if waiting:
+        text += "\nNot trained yet (no weights file): " + ", ".join(w[0] for w in waiting) + "\n"
     write_text_atomic(output / "report.md", text)
     print(text)
     print(f"wrote {output / 'report.md'}")
