@@ -140,9 +140,9 @@ def verdict(gan_loss: str, d_real: list[float], d_fake: list[float]) -> tuple[st
             return "critic gap exploded", stats
         return "stable", stats
     if stats["gap"] >= threshold:
-        return "collapsed (D saturated)", stats
+        return "D saturated", stats
     if stats["gap"] <= -threshold:
-        return "collapsed (G fools a broken D)", stats
+        return "D inverted", stats
     return "stable", stats
 
 
@@ -375,13 +375,15 @@ def report_md(rows: list[dict], args, stage1_spec: str) -> str:
         "sessions not counted; includes validation).",
         "",
         "D verdict, from the mean over the last 20% of logged steps of d_real - d_fake "
-        "(probabilities for minimax/modified/relativistic, raw outputs otherwise): *collapsed "
-        "(D saturated)* when it reaches "
+        "(probabilities for minimax/modified/relativistic, raw outputs otherwise): *D saturated* "
+        "when it reaches "
         + ", ".join(f"{k} {v:g}" for k, v in SATURATED_GAP.items())
-        + " (D tells every patch apart, so the generator's adversarial gradient vanishes); "
-        "*collapsed (G fools a broken D)* when it is below minus that; for wasserstein-gp, "
+        + " (D tells real from generated patches nearly perfectly: the usual sign that the "
+        "adversarial game has broken down; with minimax the generator's gradient vanishes); "
+        "*D inverted* when it is below minus that; for wasserstein-gp, "
         "*critic gap exploded* when it is over 10x its value in the first 20% (and over 10); "
-        "*stable* otherwise. Look at d_curves.png before trusting a verdict.",
+        "*stable* otherwise. The curves cannot show mode collapse of the generator (that is for "
+        "the grid); look at d_curves.png before trusting a verdict.",
         "",
         "![perception-distortion](perception_distortion.png)",
         "",
