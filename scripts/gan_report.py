@@ -314,13 +314,15 @@ def grid_png(models: list[tuple[str, object]], scale: int, images: list[Path], p
         model_upscale,
     )
     from sr_tf.imageio import read_image, write_image
+    from sr_tf.inference import TiledUpscaler
 
+    upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
     strips = []
     for image_path in images:
         hr = crop_to_scale(read_image(image_path)[:, :, :3], scale, image_path.name)
         lr = degrade(hr, scale)
         panels = [("bicubic", bicubic_upscale(lr, scale))]
-        panels += [(label, model_upscale(model, lr, scale)) for label, model in models]
+        panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
         strips.append(comparison_image(panels + [("HR", hr)], hr))
     width = max(s.shape[1] for s in strips)
     padded = [
