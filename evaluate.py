@@ -5,7 +5,8 @@
     python evaluate.py --data ../shared/data/Set14 --scale 4 --model edsr-baseline \\
         --weights runs/edsr_x4 --per-image --json set14.json --save-comparisons compare/
 
-MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md).
+MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md);
+`--metrics psnr,ssim,niqe` adds NIQE (no reference, lower is more natural) of the output and of HR.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="auto",
         help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
         "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
+    )
+    p.add_argument(
+        "--metrics",
+        default="psnr,ssim",
+        help="comma-separated: psnr, ssim (always computed), niqe (NIQE of the output, "
+        "of bicubic and of HR; docs/evaluation.md). Default: psnr,ssim",
     )
     p.add_argument("--per-image", action="store_true", help="print one line per image")
     p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
@@ -111,6 +118,7 @@ def main(argv=None) -> int:
         precision=precision,
         save_comparisons=args.save_comparisons,
         progress=progress if model is not None else None,
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()],
     )
     print(format_table(result, per_image=args.per_image))
     if args.csv:
