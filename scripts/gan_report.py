@@ -115,6 +115,16 @@ def read_logs(folder: Path) -> tuple[dict[str, list[tuple[int, float]]], float]:
     return {tag: sorted(values.items()) for tag, values in scalars.items()}, wall
 
 
+def trained_steps(folder: Path, logs: dict) -> int:
+    """The step of the newest checkpoint (else the last logged step)."""
+    import tensorflow as tf
+
+    newest = tf.train.latest_checkpoint(str(folder / "checkpoints"))
+    if newest:
+        return int(newest.rsplit("-", 1)[1])
+    return max([s for s, _ in logs.get("train/g_loss", [])] or [0])
+
+
 def verdict(gan_loss: str, d_real: list[float], d_fake: list[float]) -> tuple[str, dict]:
     """Stable or not, from the last 20% of the logged d_real/d_fake (rule in report.md)."""
     import numpy as np
@@ -460,7 +470,7 @@ def main(argv=None) -> int:
         logs, wall = read_logs(folder)
         real, fake = logs.get("train/d_real", []), logs.get("train/d_fake", [])
         text, stats = verdict(record["gan_loss"], [v for _, v in real], [v for _, v in fake])
-        last_step = max([s for s, _ in logs.get("train/g_loss", [])] or [0])
+        last_step = trained_steps(folder, logs)
         rows.append(
             {
                 "label": label,
