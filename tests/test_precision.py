@@ -134,7 +134,7 @@ def test_bfloat16_costs_every_shipped_model_at_most_002_db(shared_data, tmp_path
     """bfloat16 against float32 PSNR, every shipped model, on the centres of Set5 and Set14.
 
     Central 72x72 crops of all 19 images keep this affordable where bfloat16 is emulated
-    (2.4x slower than float32 on an AVX2 CPU); docs/inference.md has the whole-set numbers.
+    (no faster than float32 on an AVX2 CPU); docs/inference.md has the whole-set numbers.
     """
     from sr_tf.evaluation import evaluate_folder
     from sr_tf.imageio import list_images, read_image, write_image
