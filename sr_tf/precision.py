@@ -29,8 +29,6 @@ import tensorflow as tf
 from sr_tf.errors import UserError
 
 PRECISIONS = ("auto", "float32", "bfloat16")
-# Bytes per activation element, for memory plans (sr_tf.inference).
-BYTES_PER_ELEMENT = {"float32": 4, "bfloat16": 2}
 # /proc/cpuinfo flags meaning native bfloat16 arithmetic (x86: AVX512_BF16 or AMX-BF16; Arm:
 # the BF16 extension, listed under "Features").
 _X86_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}

@@ -125,3 +125,34 @@ def test_subclassed_model_refused():
     net(np.zeros((1, 8, 8, 3), np.float32))
     with pytest.raises(ValueError, match="functional"):
         model_in_precision(net, "bfloat16")
+
+
+CROP = 72  # HR pixels per side: a multiple of every shipped scale (2, 3, 4)
+
+
+def test_bfloat16_costs_every_shipped_model_at_most_002_db(shared_data, tmp_path):
+    """bfloat16 against float32 PSNR, every shipped model, on the centres of Set5 and Set14.
+
+    Central 72x72 crops of all 19 images keep this affordable where bfloat16 is emulated
+    (no faster than float32 on an AVX2 CPU); docs/inference.md has the whole-set numbers.
+    """
+    from sr_tf.evaluation import evaluate_folder
+    from sr_tf.imageio import list_images, read_image, write_image
+    from sr_tf.pretrained import load_generator, manifest
+
+    crops = tmp_path / "crops"
+    for data in ("Set5", "Set14"):
+        for path in list_images(shared_data / data):
+            image = read_image(path)
+            top, left = (image.shape[0] - CROP) // 2, (image.shape[1] - CROP) // 2
+            write_image(
+                crops / f"{data}_{path.stem}.png", image[top : top + CROP, left : left + CROP]
+            )
+    costs = {}
+    for name in manifest():
+        model, scale = load_generator(name)
+        f32 = evaluate_folder(crops, scale, model, precision="float32").mean("psnr")
+        bf16 = evaluate_folder(crops, scale, model, precision="bfloat16").mean("psnr")
+        costs[name] = f32 - bf16
+    print("bfloat16 PSNR cost (dB):", costs)
+    assert costs and all(abs(cost) <= 0.02 for cost in costs.values()), costs
