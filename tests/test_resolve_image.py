@@ -103,10 +103,10 @@ def test_single_image_to_a_file_with_ensemble(tmp_path, cli):
 
 
 def test_bfloat16_precision(tmp_path, cli):
-    import resolve_image
     from sr_tf.precision import PRECISIONS
+    from sr_tf.registry import INFERENCE_PRECISIONS
 
-    assert resolve_image.PRECISIONS == PRECISIONS
+    assert INFERENCE_PRECISIONS == PRECISIONS  # the CLI's choices are the library's
     write_image(tmp_path / "in.png", smooth_image(30, 20))
     for precision in ("float32", "bfloat16"):
         target = tmp_path / f"{precision}.png"
