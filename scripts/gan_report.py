@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def find_runs(study: Path) -> list[tuple[str, Path, dict]]:
     """(objective, folder, run.json) for every GAN run below ``study``, in --gan-loss order."""
-    from sr_tf.gan_training import GAN_LOSSES
+    from sr_tf.losses import GAN_LOSSES
 
     runs = []
     for record_path in sorted(study.glob("*/run.json")):
