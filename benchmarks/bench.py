@@ -3,14 +3,17 @@
 
     python benchmarks/bench.py                  # everything (about 30 min on 2 cores), writes
                                                 # docs/benchmarks.md and benchmarks/results.json
-    python benchmarks/bench.py --only training  # one part: inference, overhead, training, data
-    python benchmarks/bench.py --only inference --update   # re-run a part, keep the others
+    python benchmarks/bench.py --only training  # one part: inference, overhead, training, data,
+                                                # precision
+    python benchmarks/bench.py --only precision --update   # re-run a part, keep the others
     python benchmarks/bench.py --quick          # tiny sizes: checks the script works (no files)
 
 Every configuration runs in its own subprocess, so its peak RSS (``resource.getrusage``) is its
-own.  Each subprocess also measures dense float32 matmul GFLOP/s right before and after its
-timing, so a conv/matmul ratio compares numbers taken under the same machine load.  Models are
-randomly initialised at their paper sizes: speed does not depend on the weight values.
+own.  Each subprocess also measures dense matmul GFLOP/s in its own precision right before and
+after its timing, so a conv/matmul ratio compares numbers taken under the same machine load;
+the ``precision`` part also times that matmul alone in a fresh process, and runs float32 and
+bfloat16 side by side (inference and a training step).  Models are randomly initialised at
+their paper sizes: speed does not depend on the weight values.
 """
 
 from __future__ import annotations
