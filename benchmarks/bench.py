@@ -3,14 +3,17 @@
 
     python benchmarks/bench.py                  # everything (about 30 min on 2 cores), writes
                                                 # docs/benchmarks.md and benchmarks/results.json
-    python benchmarks/bench.py --only training  # one part: inference, overhead, training, data
-    python benchmarks/bench.py --only inference --update   # re-run a part, keep the others
+    python benchmarks/bench.py --only training  # one part: inference, overhead, training, data,
+                                                # precision
+    python benchmarks/bench.py --only precision --update   # re-run a part, keep the others
     python benchmarks/bench.py --quick          # tiny sizes: checks the script works (no files)
 
 Every configuration runs in its own subprocess, so its peak RSS (``resource.getrusage``) is its
-own.  Each subprocess also measures dense float32 matmul GFLOP/s right before and after its
-timing, so a conv/matmul ratio compares numbers taken under the same machine load.  Models are
-randomly initialised at their paper sizes: speed does not depend on the weight values.
+own.  Each subprocess also measures dense matmul GFLOP/s in its own precision right before and
+after its timing, so a conv/matmul ratio compares numbers taken under the same machine load;
+the ``precision`` part also times that matmul alone in a fresh process, and runs float32 and
+bfloat16 side by side (inference and a training step).  Models are randomly initialised at
+their paper sizes: speed does not depend on the weight values.
 """
 
 from __future__ import annotations
@@ -564,17 +567,33 @@ def _precision_section(ok: list[dict], matmul: dict | None) -> list[str]:
         "warm-up calls, median of five) once alone in a fresh process and again around each "
         "configuration. Issue 14 reported that this benchmark's figure (78 GFLOP/s in the "
         "earlier report) was half of a plain 2048x2048 `tf.matmul` timed alone (175-195 "
-        "GFLOP/s). Timed side by side on one machine the two agree (the first two rows; "
-        "also checked by hand: the old function and a plain eager `tf.matmul`, best of five, "
-        "gave the same rate within 10%, with and without the glibc `mallopt` setting the "
-        "upscaler makes). The 78 GFLOP/s was this 2-core AMD EPYC's float32 rate (AVX2, "
-        "measured 63-80 GFLOP/s idle), the 175-195 the issue's AVX512 machine: the earlier "
-        "report named the CPU only as `x86_64` (Python's `platform.processor()` is empty on "
-        "Linux), so the two could not be told apart. The report now names the CPU from "
-        "/proc/cpuinfo, records the load average next to every timing, and warms up twice "
-        "(the first oneDNN call creates its kernel) with a median of five instead of three.",
+        "GFLOP/s). Nothing in the function halves the rate: it times one 2048x2048 float32 "
+        "matmul per call (the `reduce_sum` adds 0.1%), with TensorFlow's default threads, and "
+        "nothing else runs in the process while it does. Timed by hand in one process on this "
+        "machine, the old function and a plain eager `tf.matmul` (best of five) gave the same "
+        "rate within the noise, with and without the glibc `mallopt` setting the upscaler "
+        "makes. The likely explanation is two machines: 78 GFLOP/s is what this 2-core AMD "
+        "EPYC (AVX2) gives idle (a plain matmul: about 63-80 GFLOP/s), 175-195 what the "
+        "issue's AVX512 CPU gives. The earlier report could not settle it: it named the CPU "
+        "only as `x86_64` (Python's `platform.processor()` is empty on Linux) and recorded no "
+        "load. The report now names the CPU from /proc/cpuinfo, records the load average "
+        "next to every timing, times the matmul alone in a fresh process in the same run, and "
+        "warms up twice (the first oneDNN call creates its kernel), median of five.",
         "",
     ]
+    loads = [x for p in PRECISION_NAMES for r in (t[p], w[p], tr[p]) if r for x in r["load"]]
+    if loads and max(loads) > 1.5 * (os.cpu_count() or 1):
+        lines += [
+            f"**Load.** These rows ran at a 1-minute load average of {min(loads):.0f} to "
+            f"{max(loads):.0f} on {os.cpu_count()} cores (other sessions' tests and trainings "
+            "on the shared machine), so each process got a small share of the CPU: absolute "
+            "rates are far below an idle run, and ratios *between* processes (bfloat16 against "
+            "float32 MP/s, tiling overhead, the matmul-agreement row) move with the load from "
+            "one process to the next. What holds under load: the fraction of the matmul rate "
+            "measured around each timing in the same process, and gaps far larger than the "
+            "load swings (the bfloat16 training step).",
+            "",
+        ]
     return lines
 
 
@@ -597,7 +616,13 @@ def report(results: list[dict], command: str) -> str:
         "",
         f"Measured with {command} on {cpu}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}. When and at which "
-        "commit each row was measured is listed at the end.",
+        "commit each row was measured is listed at the end."
+        + (
+            " Rows without a load average were measured by earlier runs, which did not record "
+            "the CPU model either."
+            if any("load" not in r for r in ok)
+            else ""
+        ),
         "",
     ]
     lines += [
