@@ -14,16 +14,27 @@ def test_models_and_scales():
 
 
 def test_gan_losses_recipes_and_discriminator_norms():
-    from sr_tf import gan_training
+    from sr_tf import gan_training, losses
+    from sr_tf.models import discriminator
 
-    assert tuple(gan_training.GAN_LOSSES) == registry.GAN_LOSSES
+    assert tuple(losses.ADVERSARIAL) == losses.GAN_LOSSES == registry.GAN_LOSSES
     assert tuple(gan_training.RECIPES) == registry.RECIPES
-    assert tuple(gan_training.NORMS) == registry.D_NORMS
+    assert tuple(discriminator.NORMS) == registry.D_NORMS
+
+
+def test_precisions():
+    from sr_tf import engine, precision
+
+    assert engine.PRECISIONS == registry.TRAINING_PRECISIONS
+    assert precision.PRECISIONS == registry.INFERENCE_PRECISIONS
 
 
 def test_pixel_losses_and_strategies():
-    from sr_tf.training import TrainConfig, get_strategy
+    from sr_tf.engine import get_strategy
+    from sr_tf.losses import PIXEL_LOSSES
+    from sr_tf.training import TrainConfig
 
+    assert PIXEL_LOSSES == registry.PIXEL_LOSSES
     for loss in registry.PIXEL_LOSSES:
         assert TrainConfig(loss=loss).loss == loss
     with pytest.raises(UserError, match="unknown loss"):
