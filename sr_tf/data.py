@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # kernel (4 * scale HR pixels wide) sees real neighbours and the patch equals a crop of the
 # degraded whole image.
 _DEGRADE_MARGIN = 2
+_LAST_ELEMENT = 2**62  # "endless" (and far from int64 overflow when sharded)
 
 
 @dataclass
@@ -327,6 +328,38 @@ def _random_origin(seed, limit: tf.Tensor) -> tf.Tensor:
     return tf.random.stateless_uniform([], seed, 0, limit + 1, dtype=tf.int64)
 
 
+def replica_elements(
+    start_element: int, global_batch: int, context: tf.distribute.InputContext | None = None
+) -> tuple[tf.data.Dataset, int]:
+    """The element indices one input pipeline reads, and its per-replica batch size.
+
+    Global batch ``k`` is elements ``start + k*B ... start + k*B + B-1``; replica ``r`` of
+    ``R`` takes the ``r``-th slice of ``B/R`` of it.  A pipeline (worker ``w`` of ``W``) feeds
+    replicas ``w*L ... w*L+L-1`` (``L = R/W``) with one batch each in turn, the order in which
+    ``tf.distribute`` hands a worker's batches to its local replicas.  So any split of the
+    same global batch over workers and replicas trains on exactly the same patches.
+    """
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.data.Dataset.range(start_element, _LAST_ELEMENT), global_batch
+    replicas, pipelines = context.num_replicas_in_sync, context.num_input_pipelines
+    if global_batch % replicas:
+        raise UserError(
+            f"--batch-size {global_batch} is not a multiple of the {replicas} replicas "
+            "(the global batch is split evenly across them)"
+        )
+    if replicas % pipelines:
+        raise UserError(f"{replicas} replicas cannot be split evenly over {pipelines} workers")
+    per_replica, local = global_batch // replicas, replicas // pipelines
+    first = context.input_pipeline_id * local
+
+    def to_global(i):
+        batch, j = i // per_replica, i % per_replica
+        step, replica = batch // local, first + batch % local
+        return start_element + step * global_batch + replica * per_replica + j
+
+    return tf.data.Dataset.range(0, _LAST_ELEMENT).map(to_global), per_replica
+
+
 def training_dataset(
     source: ImageSource,
     scale: int,
@@ -337,10 +370,17 @@ def training_dataset(
     augment: bool = True,
     cache: bool = False,
     degrade=degrade_bicubic,
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
-    """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1]."""
+    """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1].
+
+    With ``input_context`` (``Strategy.distribute_datasets_from_function``), ``batch_size`` is
+    the global batch and this pipeline yields its replicas' slices of it (see
+    ``replica_elements``).
+    """
     if hr_patch % scale:
         raise UserError(f"patch size {hr_patch} is not a multiple of the scale {scale}")
+    elements, batch_size = replica_elements(start_element, batch_size, input_context)
     source = _usable_for_patches(source, scale, hr_patch)
     lr_patch = hr_patch // scale
     n = len(source)
@@ -391,8 +431,7 @@ def training_dataset(
     options = tf.data.Options()
     options.deterministic = True
     return (
-        tf.data.Dataset.range(start_element, np.iinfo(np.int64).max)
-        .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        elements.map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
         .with_options(options)
@@ -441,6 +480,7 @@ __all__ = [
     "combine_sources",
     "folder_source",
     "paired_source",
+    "replica_elements",
     "resolve_source",
     "split_validation",
     "tfds_to_folder",
