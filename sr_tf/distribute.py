@@ -1,5 +1,5 @@
-"""tf.distribute for training: strategies, who this worker is, where it may write, and a local
-cluster of worker processes (for tests, and for trying multi-worker training on one machine).
+"""tf.distribute for training: strategies, who this worker is and where it may write,
+synchronized batch norm, lost workers and preemption.
 
 Multi-worker training follows TensorFlow's rules for ``MultiWorkerMirroredStrategy``: every
 worker runs the same program and takes part in every collective (each training step, and each
@@ -10,31 +10,33 @@ folders, which are removed again.  See docs/distributed.md.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
+from sr_tf.cluster import WorkerRole, role_in_cluster
 from sr_tf.errors import UserError
 
-STRATEGIES = ("default", "mirrored", "multiworker")
+STRATEGIES = ("default", "mirrored", "multiworker", "slurm")
+
+# What a collective raises on the other workers when one of them is gone (killed, lost, OOM).
+LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError)
 
 
 def get_strategy(name: str) -> tf.distribute.Strategy:
-    """'default' (one device), 'mirrored' (all local GPUs, or the CPU), 'multiworker' (TF_CONFIG)."""
+    """'default' (one device), 'mirrored' (all local GPUs, or the CPU), 'multiworker'
+    (the cluster in TF_CONFIG) or 'slurm' (the cluster of a Slurm job step)."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # every GPU; without one, every logical CPU device (normally one; tests split the CPU)
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
             raise UserError(
@@ -42,44 +44,19 @@ def get_strategy(name: str) -> tf.distribute.Strategy:
                 "(the cluster and this worker's place in it; see docs/distributed.md)"
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "slurm":
+        if "SLURM_PROCID" not in os.environ:
+            raise UserError("--distribute slurm runs inside a Slurm job step (srun python ...)")
+        try:
+            resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+        except RuntimeError as err:
+            raise UserError(f"cannot make the cluster from Slurm's environment: {err}") from err
+        return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
     raise UserError(f"unknown --distribute {name!r}; choose {', '.join(STRATEGIES)}")
 
 
-@dataclass(frozen=True)
-class WorkerRole:
-    """This process's place in a cluster: worker ``index`` of ``count`` (0 is the chief)."""
-
-    index: int = 0
-    count: int = 1
-
-    @property
-    def is_chief(self) -> bool:
-        return self.index == 0
-
-    @property
-    def label(self) -> str:
-        """'worker 1/2' in a cluster (the chief is 'chief 0/2'); empty on a single machine."""
-        if self.count <= 1:
-            return ""
-        return f"{'chief' if self.is_chief else 'worker'} {self.index}/{self.count}"
-
-
-def _role(cluster: Mapping[str, Sequence[str]], task_type: str | None, task_id: int) -> WorkerRole:
-    chiefs, workers = len(cluster.get("chief", ())), len(cluster.get("worker", ()))
-    if not task_type or chiefs + workers <= 1:
-        return WorkerRole()
-    index = task_id if task_type == "chief" else chiefs + task_id
-    return WorkerRole(index, chiefs + workers)
-
-
-def role_from_tf_config(environ: Mapping[str, str] = os.environ) -> WorkerRole:
-    """The role TF_CONFIG gives this process (before any strategy exists; for log lines)."""
-    try:
-        config = json.loads(environ.get("TF_CONFIG") or "{}")
-        task = config.get("task", {})
-        return _role(config.get("cluster", {}), task.get("type"), int(task.get("index", 0)))
-    except (ValueError, AttributeError, TypeError) as err:
-        raise UserError(f"TF_CONFIG is not valid JSON of a cluster and a task: {err}") from err
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return worker_role(strategy).count > 1
 
 
 def worker_role(strategy: tf.distribute.Strategy | None = None) -> WorkerRole:
@@ -87,15 +64,22 @@ def worker_role(strategy: tf.distribute.Strategy | None = None) -> WorkerRole:
     resolver = getattr(strategy or tf.distribute.get_strategy(), "cluster_resolver", None)
     if resolver is None or not resolver.cluster_spec().jobs:
         return WorkerRole()
-    return _role(resolver.cluster_spec().as_dict(), resolver.task_type, resolver.task_id or 0)
+    return role_in_cluster(
+        resolver.cluster_spec().as_dict(), resolver.task_type, resolver.task_id or 0
+    )
 
 
 def worker_checkpoint_dir(run_checkpoints: str | os.PathLike, role: WorkerRole) -> Path:
-    """Where this worker saves checkpoints: the run's folder on the chief, a new private
-    temporary folder elsewhere (remove it with ``remove_worker_dir``)."""
+    """Where this worker saves checkpoints: the run's folder on the chief; elsewhere a private
+    temporary folder, the same one for the same run and worker (so a restart after a SIGKILL
+    clears what the killed process left), emptied now; remove it with ``remove_worker_dir``."""
     if role.is_chief:
         return Path(run_checkpoints)
-    return Path(tempfile.mkdtemp(prefix=f"sr_tf_worker{role.index}_checkpoints_"))
+    run = hashlib.sha1(str(Path(run_checkpoints).resolve()).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"sr_tf_worker{role.index}_{run}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def remove_worker_dir(folder: str | os.PathLike, role: WorkerRole) -> None:
@@ -104,139 +88,71 @@ def remove_worker_dir(folder: str | os.PathLike, role: WorkerRole) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def tf_config(addresses: Sequence[str], index: int) -> str:
-    """TF_CONFIG for worker ``index`` of a cluster of workers at ``addresses`` (host:port)."""
-    return json.dumps(
-        {"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}}
+def synchronize_batch_norm(model: keras.Model) -> int:
+    """Make ``model``'s batch-norm layers use the global batch's statistics (an all-reduce
+    across replicas); how many layers.  Use with more than one replica only: on one replica
+    the unsynchronized statistics are the same, computed the numerically safer way."""
+    layers, pending = [], list(model.layers)
+    while pending:
+        layer = pending.pop()
+        pending.extend(getattr(layer, "layers", []))  # nested models
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layers.append(layer)
+    for layer in layers:
+        layer.synchronized = True
+    return len(layers)
+
+
+def check_same_step(strategy: tf.distribute.Strategy, step: int) -> None:
+    """Stop (every worker, with one line) unless all workers restored the same step: a worker
+    that cannot see the run folder would otherwise train from scratch beside the others."""
+    if not is_multi_worker(strategy):
+        return
+    both = tf.constant([float(step), -float(step)])  # one MAX gives the largest and smallest
+    high, neg_low = strategy.reduce(
+        tf.distribute.ReduceOp.MAX, strategy.run(lambda: tf.identity(both)), axis=None
+    ).numpy()
+    low = -neg_low
+    if low != high:
+        raise UserError(
+            f"the workers start at different steps ({int(low)} to {int(high)}): every worker "
+            "must see the same --output folder (a shared filesystem); see docs/distributed.md"
+        )
+
+
+class Preempted(Exception):
+    """A termination notice (SIGTERM) reached a worker; every worker saved a checkpoint."""
+
+
+def _raise_preempted() -> None:
+    raise Preempted()
+
+
+def preemption_handler(
+    strategy: tf.distribute.Strategy, manager: tf.train.CheckpointManager
+) -> tf.distribute.experimental.PreemptionCheckpointHandler | None:
+    """TensorFlow's SIGTERM handling for multi-worker runs (None otherwise): after the step in
+    which any worker got SIGTERM, ``save_checkpoint_if_preempted`` saves a checkpoint on every
+    worker at the same step (through ``manager``) and raises ``Preempted``."""
+    if not is_multi_worker(strategy):
+        return None
+    config = tf.distribute.experimental.TerminationConfig(exit_fn=_raise_preempted)
+    return tf.distribute.experimental.PreemptionCheckpointHandler(
+        strategy.cluster_resolver, manager, termination_config=config
     )
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct TCP ports that were free a moment ago."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((host, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-class LocalCluster:
-    """``workers`` processes of one command on 127.0.0.1, each with its own TF_CONFIG.
-
-    Outputs go to ``log_dir/worker<i>.log``.  Each process leads its own process group, and
-    leaving the ``with`` block (normally, on an error or on Ctrl-C) kills and reaps every one.
-    """
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        workers: int,
-        log_dir: str | os.PathLike,
-        ports: Sequence[int] | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike | None = None,
-    ):
-        self.argv, self.workers = list(argv), workers
-        self.log_dir = Path(log_dir)
-        self.ports = list(ports) if ports else free_ports(workers)
-        self.env = {**os.environ, **(env or {})}
-        self.cwd = cwd
-        self.processes: list[subprocess.Popen] = []
-
-    @property
-    def addresses(self) -> list[str]:
-        return [f"127.0.0.1:{p}" for p in self.ports]
-
-    def log_path(self, index: int) -> Path:
-        return self.log_dir / f"worker{index}.log"
-
-    def output(self, index: int) -> str:
-        path = self.log_path(index)
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def start(self) -> LocalCluster:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        for i in range(self.workers):
-            env = {**self.env, "TF_CONFIG": tf_config(self.addresses, i)}
-            with open(self.log_path(i), "wb") as log:
-                self.processes.append(
-                    subprocess.Popen(
-                        self.argv,
-                        env=env,
-                        cwd=self.cwd,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # its own process group, killed as a whole
-                    )
-                )
-        return self
-
-    def kill(self, index: int, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to worker ``index``'s process group (if it still runs)."""
-        process = self.processes[index]
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def wait(self, timeout: float) -> list[int]:
-        """Wait for every worker to end; their exit codes.  TimeoutError (after killing them
-        all) if they have not ended within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        for process in self.processes:
-            try:
-                process.wait(max(deadline - time.monotonic(), 0.01))
-            except subprocess.TimeoutExpired:
-                self.stop()
-                raise TimeoutError(
-                    f"workers still running after {timeout:.0f} s; killed them"
-                ) from None
-        return [p.returncode for p in self.processes]
-
-    def wait_for(self, text: str, index: int, timeout: float) -> bool:
-        """Wait until worker ``index``'s output contains ``text`` (False: timeout or it ended)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output(index):
-                return True
-            if self.processes[index].poll() is not None:
-                return text in self.output(index)
-            time.sleep(0.2)
-        return False
-
-    def stop(self) -> None:
-        """Kill every worker's process group and reap them."""
-        for i in range(len(self.processes)):
-            self.kill(i)
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not wait
-                pass
-
-    def __enter__(self) -> LocalCluster:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
 __all__ = [
+    "LOST_WORKER_ERRORS",
     "STRATEGIES",
-    "LocalCluster",
+    "Preempted",
     "WorkerRole",
-    "free_ports",
+    "check_same_step",
     "get_strategy",
+    "is_multi_worker",
+    "preemption_handler",
     "remove_worker_dir",
-    "role_from_tf_config",
-    "tf_config",
+    "synchronize_batch_norm",
     "worker_checkpoint_dir",
     "worker_role",
 ]

@@ -13,14 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sr_tf.cluster import LocalCluster, WorkerRole
 from sr_tf.distribute import (
-    LocalCluster,
-    WorkerRole,
-    free_ports,
     get_strategy,
     remove_worker_dir,
-    role_from_tf_config,
-    tf_config,
     worker_checkpoint_dir,
     worker_role,
 )
@@ -36,27 +32,17 @@ TINY = {"num_blocks": 1, "num_features": 8}
 WEIGHT_TOLERANCE = 1e-6
 
 
-def test_tf_config_gives_each_worker_its_role():
-    addresses = ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
-    roles = [role_from_tf_config({"TF_CONFIG": tf_config(addresses, i)}) for i in range(3)]
-    assert roles == [WorkerRole(0, 3), WorkerRole(1, 3), WorkerRole(2, 3)]
-    assert [r.is_chief for r in roles] == [True, False, False]
-    assert [r.label for r in roles] == ["chief 0/3", "worker 1/3", "worker 2/3"]
-    with_chief = {"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]}}
-    as_worker0 = {**with_chief, "task": {"type": "worker", "index": 0}}
-    assert role_from_tf_config({"TF_CONFIG": json.dumps(as_worker0)}) == WorkerRole(1, 3)
-    alone = role_from_tf_config({})
-    assert alone == WorkerRole(0, 1) and alone.is_chief and alone.label == ""
+def test_strategies_and_roles_on_one_machine(monkeypatch):
     assert worker_role(tf.distribute.get_strategy()) == WorkerRole(0, 1)
-    with pytest.raises(UserError, match="TF_CONFIG"):
-        role_from_tf_config({"TF_CONFIG": "{not json"})
-
-
-def test_multiworker_without_tf_config_is_one_line(monkeypatch):
+    mirrored = get_strategy("mirrored")  # the CPU here: one replica
+    assert mirrored.num_replicas_in_sync == 1 and worker_role(mirrored) == WorkerRole(0, 1)
     monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.delenv("SLURM_PROCID", raising=False)
     with pytest.raises(UserError, match="TF_CONFIG"):
         get_strategy("multiworker")
-    with pytest.raises(UserError, match="choose default, mirrored, multiworker"):
+    with pytest.raises(UserError, match="Slurm job step"):
+        get_strategy("slurm")
+    with pytest.raises(UserError, match="choose default, mirrored, multiworker, slurm"):
         get_strategy("parameter-server")
 
 
@@ -71,24 +57,6 @@ def test_only_the_chief_checkpoints_into_the_run_folder(tmp_path):
     run.mkdir(parents=True)
     remove_worker_dir(run, WorkerRole(0, 2))  # never the chief's
     assert run.is_dir()
-
-
-def test_local_cluster_gives_tf_config_and_always_kills_its_workers(tmp_path):
-    assert len(set(free_ports(4))) == 4
-    script = "import os, time; print(os.environ['TF_CONFIG'], flush=True); time.sleep(600)"
-    cluster = LocalCluster([sys.executable, "-c", script], 2, tmp_path)
-    with pytest.raises(TimeoutError):
-        with cluster:
-            assert cluster.wait_for("index", 1, 60)
-            cluster.wait(1)
-    assert all(p.poll() is not None for p in cluster.processes)  # killed and reaped
-    configs = [json.loads(cluster.output(i)) for i in range(2)]
-    assert [c["task"]["index"] for c in configs] == [0, 1]
-    assert configs[0]["cluster"]["worker"] == cluster.addresses
-    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the middle: still cleaned up
-        with LocalCluster([sys.executable, "-c", script], 1, tmp_path / "b") as other:
-            raise KeyboardInterrupt
-    assert other.processes[0].poll() is not None
 
 
 # --- real multi-worker runs of train.py on loopback ---------------------------------------
