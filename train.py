@@ -86,6 +86,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--distribute", default="default", choices=["default", "mirrored", "multiworker"]
     )
     p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
+    p.add_argument(
+        "--precision",
+        default="float32",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        help="compute precision (variables, losses and metrics stay float32); mixed_float16 "
+        "uses loss scaling (GPUs), mixed_bfloat16 pays off on CPUs with native bfloat16",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="keep an exponential moving average of the generator's weights (e.g. 0.999), "
+        "validated and saved as best/last weights (default: off)",
+    )
     g = p.add_argument_group("gan stage (docs/training.md)")
     g.add_argument(
         "--gan-loss",
@@ -158,7 +173,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
-    """The options both stages' configs share (sr_tf.training.RunConfig)."""
+    """The options both stages' configs share (sr_tf.engine.RunConfig)."""
     return dict(
         model=args.model,
         scale=args.scale,
@@ -172,6 +187,8 @@ def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
         init=args.init,
         model_overrides=overrides,
         keep_checkpoints=args.keep_checkpoints,
+        precision=args.precision,
+        ema=args.ema,
     )
 
 
@@ -180,8 +197,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("sr_tf").setLevel(logging.INFO)
     from sr_tf.data import training_sources
+    from sr_tf.engine import get_strategy
     from sr_tf.models import model_overrides
-    from sr_tf.training import TrainConfig, get_strategy, train_pixel
+    from sr_tf.training import TrainConfig, train_pixel
 
     overrides = model_overrides(args.num_blocks, args.num_features)
     if args.stage == "gan":
@@ -207,8 +225,8 @@ def main(argv=None) -> int:
 
 def main_gan(args: argparse.Namespace, overrides: dict) -> int:
     from sr_tf.data import training_sources
+    from sr_tf.engine import get_strategy
     from sr_tf.gan_training import GanConfig, train_gan
-    from sr_tf.training import get_strategy
 
     config = GanConfig(
         **run_fields(args, overrides),

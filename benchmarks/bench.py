@@ -144,7 +144,7 @@ def child_training(cfg: dict) -> dict:
 
     from sr_tf.inference import model_cost
     from sr_tf.models import build_model
-    from sr_tf.training import pixel_loss
+    from sr_tf.losses import pixel_loss
 
     keras.utils.set_random_seed(0)
     scale, batch, lr_patch = cfg["scale"], cfg["batch_size"], cfg["lr_patch"]

@@ -6,7 +6,7 @@
 
 A full-size paper setup (16-block SRResNet, the 23.6 M-parameter discriminator, VGG19 up to
 block5_conv4) with random VGG weights (speed does not depend on the weight values) on real T91
-patches (../shared/data/T91, or synthetic images if absent), through the same GanTrainer and
+patches (../shared/data/T91, or synthetic images if absent), through the same GAN engine and
 tf.data pipeline as `train.py --stage gan`.  Dense matmul GFLOP/s is measured right before and
 after, so a number can be read against the machine's load at the time.
 """
@@ -51,7 +51,7 @@ def main() -> None:
     import tensorflow as tf
 
     from sr_tf.data import folder_source, training_dataset
-    from sr_tf.gan_training import GanConfig, GanTrainer
+    from sr_tf.gan_training import GanConfig, gan_engine
     from sr_tf.imageio import write_image
     from sr_tf.models import build_model
     from sr_tf.weights import save_weights_atomic
@@ -79,7 +79,7 @@ def main() -> None:
             random_vgg=True,
             init=str(init),
         )
-        trainer = GanTrainer(config, tmp / "run")
+        trainer = gan_engine(config, tmp / "run")
         dataset = training_dataset(folder_source(data), 4, args.patch_size, args.batch_size)
         batches = iter(trainer.strategy.experimental_distribute_dataset(dataset))
         gflops_before = matmul_gflops()

@@ -1,4 +1,7 @@
-"""Perceptual (VGG19 feature) content losses for the SRGAN stage.
+"""Every training loss: pixel (L1, MSE), perceptual (VGG19 features) and adversarial.
+
+Pixel losses are per-example means over pixels (``pixel_loss``); ``DEFAULT_LOSS`` is each
+paper's choice.  Content losses of the GAN stage are terms ``[weight*]name`` (``parse_content``).
 
 ``VGG54`` is the paper's default: the feature map after the ReLU of the 4th convolution before
 the 5th max-pool (``block5_conv4`` in Keras' VGG19, whose conv layers include the ReLU);
@@ -8,7 +11,11 @@ and are preprocessed as VGG expects (0..255, RGB -> BGR, ImageNet mean subtracte
 
 The ImageNet weights come from ``keras.applications.VGG19(weights="imagenet")``, downloaded once
 into the Keras cache (``~/.keras/models/`` or ``$KERAS_HOME/models/``), or from a local file.
-Pixel losses (MSE, L1) are ``sr_tf.training.pixel_loss``.
+
+The adversarial objectives are tensorflow-gan's (``tfgan.losses.wargs``, reached through
+``sr_tf.tfgan_compat``), one row of ``ADVERSARIAL`` each: the discriminator loss, the generator
+loss and how D's output is shown (sigmoid probabilities or raw).  Every loss is computed in
+float32, whatever precision the networks run in.
 """
 
 from __future__ import annotations
@@ -17,14 +24,35 @@ import contextlib
 import io
 import logging
 import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from sr_tf.errors import UserError
+from sr_tf.tfgan_compat import losses as tfgan_losses
 
 log = logging.getLogger(__name__)
+
+PIXEL_LOSSES = ("l1", "mse")
+DEFAULT_LOSS = {"edsr": "l1", "edsr-baseline": "l1", "edsr-full": "l1", "srresnet": "mse"}
+
+
+def pixel_loss(name: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Per-example pixel loss: L1 (EDSR) or MSE (SRResNet), averaged over pixels, in float32."""
+    if name not in PIXEL_LOSSES:
+        raise UserError(f"unknown loss {name!r}; choose {' or '.join(PIXEL_LOSSES)}")
+    norm = tf.abs if name == "l1" else tf.square
+
+    def loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+        diff = tf.cast(hr, tf.float32) - tf.cast(sr, tf.float32)
+        return tf.reduce_mean(norm(diff), axis=[1, 2, 3])
+
+    return loss
+
 
 VGG_LAYERS = {"vgg22": "block2_conv2", "vgg54": "block5_conv4"}
 VGG_FEATURE_SCALE = 1.0 / 12.75
@@ -116,13 +144,160 @@ class VGGLoss:
         self.scale = float(scale)
 
     def __call__(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-        both = self.extractor(vgg_preprocess(tf.concat([hr, sr], axis=0)), training=False)
+        images = tf.concat([tf.cast(hr, tf.float32), tf.cast(sr, tf.float32)], axis=0)
+        both = tf.cast(self.extractor(vgg_preprocess(images), training=False), tf.float32)
         real, fake = tf.split(both, 2, axis=0)
         diff = (tf.stop_gradient(real) - fake) * self.scale
         return tf.reduce_mean(tf.square(diff), axis=[1, 2, 3])
 
 
+CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS)
+
+
+def parse_content(spec: str) -> list[tuple[float, str]]:
+    """``"mse+0.006*vgg54"`` -> ``[(1.0, "mse"), (0.006, "vgg54")]``."""
+    terms = []
+    for part in spec.replace(" ", "").lower().split("+"):
+        match = re.fullmatch(r"(?:([0-9.]+(?:e-?[0-9]+)?)\*)?([a-z0-9]+)", part)
+        if not match or match.group(2) not in CONTENT_TERMS:
+            raise UserError(
+                f"bad --content-loss {spec!r}: terms are [weight*]name joined by +, "
+                f"names {', '.join(CONTENT_TERMS)} (e.g. mse+0.006*vgg54)"
+            )
+        try:
+            weight = float(match.group(1) or 1.0)
+        except ValueError as err:
+            raise UserError(f"bad weight in --content-loss {spec!r}") from err
+        terms.append((weight, match.group(2)))
+    if len({name for _, name in terms}) != len(terms):
+        raise UserError(f"--content-loss {spec!r} names a term twice")
+    if sum(name in PIXEL_LOSSES for _, name in terms) > 1:
+        raise UserError(f"--content-loss {spec!r}: use one pixel loss (mse or l1)")
+    return terms
+
+
+NOISY_REAL, NOISY_FAKE = (0.7, 1.0), (0.0, 0.3)  # target ranges for --noisy-labels
+_NO_COLLECTION = {"loss_collection": None}  # tfgan's v1 loss collections mean nothing here
+
+
+def _noisy_cross_entropy(d_real, d_fake, real_targets, fake_targets) -> tf.Tensor:
+    # tfgan's smoothing is one fixed amount, so per-example noisy targets use the plain form
+    bce = tf.nn.sigmoid_cross_entropy_with_logits
+    return tf.reduce_mean(bce(real_targets, d_real)) + tf.reduce_mean(bce(fake_targets, d_fake))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One adversarial objective: D's loss ``(d_real, d_fake, smoothing)``, G's loss
+    ``(d_real, d_fake)``, how D's output is shown, and D's loss for per-example noisy targets
+    ``(d_real, d_fake, real_targets, fake_targets)`` where the objective takes them."""
+
+    discriminator: Callable[..., tf.Tensor]
+    generator: Callable[..., tf.Tensor]
+    shown: str  # "sigmoid" (probabilities) or "raw"
+    label_smoothing: bool = False  # takes --label-smoothing
+    noisy: Callable[..., tf.Tensor] | None = None  # takes --noisy-labels
+
+
+_W = tfgan_losses
+ADVERSARIAL: dict[str, Objective] = {
+    # minimax: tfgan's generator form carries a constant -log(1 + e^-1) offset
+    "minimax": Objective(
+        lambda r, f, s: _W.minimax_discriminator_loss(r, f, s, **_NO_COLLECTION),
+        lambda r, f: _W.minimax_generator_loss(f, 0.0, **_NO_COLLECTION),
+        "sigmoid",
+        label_smoothing=True,
+        noisy=_noisy_cross_entropy,
+    ),
+    # modified: the SRGAN paper's -log D(G(z))
+    "modified": Objective(
+        lambda r, f, s: _W.modified_discriminator_loss(r, f, s, **_NO_COLLECTION),
+        lambda r, f: _W.modified_generator_loss(f, 0.0, **_NO_COLLECTION),
+        "sigmoid",
+        label_smoothing=True,
+        noisy=_noisy_cross_entropy,
+    ),
+    "least-squares": Objective(
+        lambda r, f, s: _W.least_squares_discriminator_loss(r, f, 1.0, 0.0, **_NO_COLLECTION),
+        lambda r, f: _W.least_squares_generator_loss(f, 1.0, **_NO_COLLECTION),
+        "raw",
+        noisy=lambda r, f, rt, ft: _W.least_squares_discriminator_loss(
+            r, f, rt, ft, **_NO_COLLECTION
+        ),
+    ),
+    "wasserstein-gp": Objective(
+        lambda r, f, s: _W.wasserstein_discriminator_loss(r, f, **_NO_COLLECTION),
+        lambda r, f: _W.wasserstein_generator_loss(f, **_NO_COLLECTION),
+        "raw",
+    ),
+    "hinge": Objective(
+        lambda r, f, s: _W.wasserstein_hinge_discriminator_loss(r, f, **_NO_COLLECTION),
+        lambda r, f: _W.wasserstein_hinge_generator_loss(f, **_NO_COLLECTION),
+        "raw",
+    ),
+    # relativistic average (ESRGAN); the generator's loss needs D's output on real images too
+    "relativistic": Objective(
+        lambda r, f, s: _W.relativistic_discriminator_loss(r, f),
+        lambda r, f: _W.relativistic_generator_loss(r, f),
+        "sigmoid",
+    ),
+}
+GAN_LOSSES = tuple(ADVERSARIAL)
+
+
+class Adversarial:
+    """One row of ``ADVERSARIAL`` with its options; D's logits are cast to float32 first."""
+
+    def __init__(self, name: str, label_smoothing: float = 0.0, gp_weight: float = 10.0):
+        if name not in ADVERSARIAL:
+            raise UserError(f"unknown --gan-loss {name!r}; choose {', '.join(GAN_LOSSES)}")
+        self.name, self.label_smoothing, self.gp_weight = name, float(label_smoothing), gp_weight
+        self.objective = ADVERSARIAL[name]
+        self.needs_real_for_generator = name == "relativistic"
+
+    def discriminator_loss(self, d_real, d_fake, targets=None) -> tf.Tensor:
+        """Mean discriminator loss; ``targets`` = (real, fake) per-example soft labels or None."""
+        d_real, d_fake = _float32(d_real), _float32(d_fake)
+        if targets is not None:
+            return self.objective.noisy(d_real, d_fake, *targets)
+        return self.objective.discriminator(d_real, d_fake, self.label_smoothing)
+
+    def generator_loss(self, d_real, d_fake) -> tf.Tensor:
+        """Mean generator loss (``d_real`` is used by the relativistic loss only)."""
+        return self.objective.generator(_float32(d_real), _float32(d_fake))
+
+    def gradient_penalty(self, hr, sr, lr, critic: keras.Model) -> tf.Tensor:
+        """tfgan's WGAN-GP penalty on random HR/SR interpolates (graph mode only)."""
+        return tfgan_losses.wasserstein_gradient_penalty(
+            tf.cast(hr, tf.float32),
+            tf.cast(sr, tf.float32),
+            lr,
+            lambda x, _: _float32(critic(x, training=True)),
+            critic.name,
+            loss_collection=None,
+        )  # the scope name only matters to tf.compat.v1 variable reuse, not to Keras models
+
+    def shown(self, logits: tf.Tensor) -> tf.Tensor:
+        logits = _float32(logits)
+        return tf.reduce_mean(tf.sigmoid(logits) if self.objective.shown == "sigmoid" else logits)
+
+
+def _float32(x: tf.Tensor | None) -> tf.Tensor | None:
+    return None if x is None else tf.cast(x, tf.float32)
+
+
 __all__ = [
+    "ADVERSARIAL",
+    "CONTENT_TERMS",
+    "DEFAULT_LOSS",
+    "GAN_LOSSES",
+    "NOISY_FAKE",
+    "NOISY_REAL",
+    "PIXEL_LOSSES",
+    "Adversarial",
+    "Objective",
+    "parse_content",
+    "pixel_loss",
     "RANDOM_VGG",
     "VGG19_NOTOP_FILE",
     "VGG19_NOTOP_MD5",

@@ -57,15 +57,16 @@ def load_generator_weights(
 ) -> str:
     """Load weights into ``model`` from a ``.weights.h5`` file or a training checkpoint.
 
-    A checkpoint is a folder written by train.py (its newest checkpoint is used) or a checkpoint
-    prefix.  Returns a short description of what was loaded.
+    A checkpoint is a folder written by train.py (its newest checkpoint is used; the EMA weights
+    where the run kept them) or a checkpoint prefix.  Returns a short description of what was loaded.
     """
     path = Path(path)
     checkpoint = _latest_checkpoint(path)
     if checkpoint:
         # Variables shared with an optimizer are stored under the optimizer's path, so the
         # generator's key is found by restoring and checking the match, not by variable names.
-        for candidate in dict.fromkeys((key, "model", "generator")):
+        # A run trained with --ema holds the averaged weights (what users get) as ema_generator.
+        for candidate in dict.fromkeys(("ema_generator", key, "model", "generator")):
             try:
                 status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
                 status.expect_partial()

@@ -1,4 +1,5 @@
-"""sr_tf.losses: VGG19 feature layers, preprocessing, the feature loss and weight loading."""
+"""sr_tf.losses: pixel losses, VGG19 feature layers and loss, weight loading, content specs and
+the adversarial objectives table."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import tensorflow as tf
 
 from sr_tf.errors import UserError
 from sr_tf.losses import (
+    ADVERSARIAL,
+    DEFAULT_LOSS,
+    GAN_LOSSES,
     VGG_FEATURE_SCALE,
     VGG_LAYERS,
+    Adversarial,
     VGGLoss,
     load_vgg19,
+    parse_content,
+    pixel_loss,
     vgg_feature_extractor,
     vgg_preprocess,
 )
+from sr_tf.models.discriminator import discriminator
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +120,89 @@ def test_bad_weights_and_layers_are_user_errors(vgg, tmp_path):
         load_vgg19(str(junk))
     with pytest.raises(UserError, match="no layer"):
         vgg_feature_extractor("vgg99", vgg)
+
+
+def test_tfgan_minimax_discriminator_default_is_overridden():
+    """tfgan smooths real labels by 0.25 by default; ours (the paper's) does not."""
+    logits = tf.fill([4, 1], 3.0)
+    ours = float(Adversarial("minimax").discriminator_loss(logits, -logits))
+    expected = 2 * np.log1p(np.exp(-3.0))  # unsmoothed cross-entropy on both sides
+    assert ours == pytest.approx(expected, rel=1e-5)
+
+
+def test_gradient_penalty_reaches_discriminator_weights():
+    critic = discriminator(24, 4, 8, norm="none")
+    adv = Adversarial("wasserstein-gp")
+    hr, sr = tf.random.uniform([2, 24, 24, 3], seed=1), tf.random.uniform([2, 24, 24, 3], seed=2)
+
+    @tf.function
+    def grads():
+        with tf.GradientTape() as tape:
+            penalty = adv.gradient_penalty(hr, sr, None, critic)
+        return penalty, tape.gradient(penalty, critic.trainable_variables)
+
+    penalty, g = grads()
+    assert float(penalty) > 0
+    # every kernel shapes the input gradient (biases need not: the net is piecewise linear)
+    kernels = [x for x, v in zip(g, critic.trainable_variables) if "kernel" in v.path]
+    assert len(kernels) == 10 and all(x is not None for x in kernels)
+    assert float(tf.linalg.global_norm(kernels)) > 0
+
+
+def test_pixel_losses_are_per_example_float32_means():
+    hr = tf.constant(np.linspace(0, 1, 2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3))
+    sr = tf.cast(hr + 0.25, tf.bfloat16)  # a network's output under mixed_bfloat16
+    l1, mse = pixel_loss("l1")(hr, sr), pixel_loss("mse")(hr, sr)
+    assert l1.dtype == tf.float32 and l1.shape == (2,)
+    np.testing.assert_allclose(np.asarray(l1), 0.25, atol=2e-3)  # bfloat16 rounding of sr
+    np.testing.assert_allclose(np.asarray(mse), 0.0625, atol=1e-3)
+    assert DEFAULT_LOSS["srresnet"] == "mse" and DEFAULT_LOSS["edsr-baseline"] == "l1"
+    with pytest.raises(UserError, match="unknown loss"):
+        pixel_loss("l2")
+
+
+def test_content_spec():
+    assert parse_content("mse+0.006*vgg54") == [(1.0, "mse"), (0.006, "vgg54")]
+    assert parse_content("1e-3*vgg22") == [(1e-3, "vgg22")]
+    for bad in ("vgg99", "mse+l1", "mse+mse", "2*"):
+        with pytest.raises(UserError):
+            parse_content(bad)
+
+
+@pytest.mark.parametrize("name", GAN_LOSSES)
+def test_every_objective_is_finite_float32_and_orders_real_over_fake(name):
+    """From bfloat16 logits (a mixed-precision D), every loss is float32; D's loss is lower when
+    D tells real (high logits) from fake (low logits) than when it has them the wrong way."""
+    adv = Adversarial(name)
+    high, low = tf.fill([4, 1], 2.0), tf.fill([4, 1], -2.0)
+    right = adv.discriminator_loss(tf.cast(high, tf.bfloat16), tf.cast(low, tf.bfloat16))
+    wrong = adv.discriminator_loss(low, high)
+    g_loss = adv.generator_loss(tf.cast(high, tf.bfloat16), tf.cast(low, tf.bfloat16))
+    assert right.dtype == tf.float32 and g_loss.dtype == tf.float32
+    assert float(right) < float(wrong) and np.isfinite(float(g_loss))
+    # G's loss is lower when D already takes its output for real
+    assert float(adv.generator_loss(low, high)) < float(g_loss)
+    shown = float(adv.shown(high))
+    assert shown == pytest.approx(
+        1 / (1 + np.exp(-2.0)) if ADVERSARIAL[name].shown == "sigmoid" else 2.0
+    )
+
+
+def _bce(target: float, logit: float) -> float:
+    p = 1 / (1 + np.exp(-logit))
+    return -(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+def test_noisy_targets_and_smoothing_follow_the_table():
+    assert {k for k, v in ADVERSARIAL.items() if v.noisy} == {
+        "minimax",
+        "modified",
+        "least-squares",
+    }
+    assert {k for k, v in ADVERSARIAL.items() if v.label_smoothing} == {"minimax", "modified"}
+    logits = tf.fill([4, 1], 1.0)
+    targets = (tf.fill([4, 1], 0.9), tf.fill([4, 1], 0.1))
+    noisy = float(Adversarial("modified").discriminator_loss(logits, -logits, targets))
+    assert noisy == pytest.approx(_bce(0.9, 1.0) + _bce(0.1, -1.0), rel=1e-5)
+    with pytest.raises(UserError, match="unknown --gan-loss"):
+        Adversarial("vanilla")

@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 
 from sr_tf.data import folder_source, split_validation
+from sr_tf.engine import get_strategy
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
-from sr_tf.training import TrainConfig, get_strategy, train_pixel
+from sr_tf.training import TrainConfig, train_pixel
 
 TINY = {"num_blocks": 1, "num_features": 8}
 

@@ -1,0 +1,511 @@
+"""The training engine both stages run on: run folder, resume, step loop, validation, EMA.
+
+A stage (``sr_tf.training`` for the pixel loss, ``sr_tf.gan_training`` for SRGAN) supplies its
+networks, optimizers and one train step (a ``Stage``); ``Engine`` does the rest.  A run lives in
+one output folder::
+
+    run.json              the configuration (checked on resume)
+    checkpoints/          tf.train.CheckpointManager: the stage's networks and optimizers, the
+                          step, the best validation PSNR and, with --ema, ``ema_generator``
+    last.weights.h5       the newest weights (the EMA weights with --ema)
+    best.weights.h5       the weights with the best validation PSNR (EMA weights with --ema)
+    logs/                 TensorBoard: losses, learning rate, validation PSNR, LR/SR/HR images
+
+Running the same command on the same folder resumes from the newest checkpoint.  Because the
+data pipeline is a pure function of (seed, element index), a resumed run sees exactly the
+batches an uninterrupted run would have seen.  Every file the run writes goes through one
+``RunFolder``, whose ``writes`` flag turns writing off (e.g. on non-chief workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from sr_tf.data import ImageSource, training_dataset, validation_dataset
+from sr_tf.errors import UserError
+from sr_tf.fileio import write_text_atomic
+from sr_tf.imageio import to_uint8
+from sr_tf.metrics import psnr_y
+from sr_tf.models import MODEL_NAMES
+from sr_tf.weights import save_weights_atomic
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclass
+class RunConfig:
+    """What every training stage is defined by; each stage adds its own fields (run.json)."""
+
+    model: str = "edsr-baseline"
+    scale: int = 4
+    steps: int = 300_000
+    batch_size: int = 16
+    patch_size: int = 96  # HR patch side; the LR patch is patch_size // scale
+    learning_rate: float = 1e-4
+    seed: int = 0
+    validate_every: int = 1000
+    checkpoint_every: int = 500
+    log_every: int = 50
+    keep_checkpoints: int = 3  # how many checkpoints to keep (more: a learning curve afterwards)
+    cache: bool = False
+    init: str = ""  # weights to start from
+    model_overrides: dict = dataclasses.field(default_factory=dict)
+    precision: str = "float32"  # a Keras dtype policy: float32, mixed_bfloat16, mixed_float16
+    ema: float = 0.0  # decay of the generator's exponential moving average; 0: none
+
+    # Fields that may change between a run and its resumption.
+    RESUMABLE_CHANGES = (
+        "keep_checkpoints",
+        "steps",
+        "validate_every",
+        "checkpoint_every",
+        "log_every",
+        "cache",
+        "init",
+    )
+    # Fields newer than some run folders: a run.json without them had these values.
+    ADDED_FIELDS = {"precision": "float32", "ema": 0.0}
+
+    def check(self, *more_positive: str) -> None:
+        """The checks every stage shares: a known model, counts > 0, patch fits the scale."""
+        if self.model.lower() not in MODEL_NAMES:
+            raise UserError(f"unknown model {self.model!r}; choose {', '.join(MODEL_NAMES)}")
+        if self.learning_rate <= 0:
+            raise UserError("--learning-rate must be positive")
+        for name in (
+            "steps",
+            "batch_size",
+            "patch_size",
+            "validate_every",
+            "checkpoint_every",
+            "log_every",
+            "keep_checkpoints",
+            *more_positive,
+        ):
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive")
+        if self.patch_size % self.scale:
+            raise UserError(
+                f"--patch-size {self.patch_size} is not a multiple of --scale {self.scale}"
+            )
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"unknown --precision {self.precision!r}; choose {', '.join(PRECISIONS)}"
+            )
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError("--ema must be in [0, 1), e.g. 0.999 (0: off)")
+
+
+def get_strategy(name: str) -> tf.distribute.Strategy:
+    """'default' (one device), 'mirrored' (all local GPUs, or the CPU), 'multiworker' (TF_CONFIG)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UserError(f"unknown --distribute {name!r}; choose default, mirrored or multiworker")
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Layers built inside compute in ``precision`` (their variables stay float32)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def adam(schedule, precision: str) -> keras.optimizers.Optimizer:
+    """The papers' Adam (0.9, 0.999, 1e-8); with dynamic loss scaling for mixed_float16."""
+    optimizer = keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    if precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def scale_loss(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+    """The loss to differentiate (inside the tape): scaled up under a LossScaleOptimizer, whose
+    ``apply_gradients`` unscales the gradients and skips steps whose gradients overflowed."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.scale_loss(loss)
+    return loss
+
+
+class Progress:
+    """A progress bar on a terminal, plain log lines otherwise (nohup, CI)."""
+
+    def __init__(self, total: int, start: int, every: int, stateful: tuple[str, ...] = ()):
+        self.total, self.start, self.every = total, start, every
+        self.t0 = time.perf_counter()
+        shown = ["loss", "steps/s", "lr", "val_psnr", *stateful]  # shown as is, not averaged
+        self.bar = (
+            keras.utils.Progbar(total, stateful_metrics=shown) if sys.stdout.isatty() else None
+        )
+        if self.bar is not None:
+            self.bar.update(start)
+
+    def steps_per_second(self, step: int) -> float:
+        return (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
+
+    def update(self, step: int, values: dict[str, float]) -> None:
+        rate = self.steps_per_second(step)
+        values = {**values, "steps/s": rate}
+        if self.bar is not None:
+            self.bar.update(step, list(values.items()))
+        elif step % self.every == 0 or step == self.total:
+            left = (self.total - step) / rate if rate > 0 else float("nan")
+            text = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+            print(f"step {step}/{self.total} {text} eta={_duration(left)}", flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
+
+
+def validate(model: keras.Model, dataset: tf.data.Dataset, scale: int, limit: int | None = None):
+    """Mean Y-PSNR (border ``scale`` cut) over whole images, and the first (lr, sr, hr) triple."""
+    scores, first = [], None
+    for i, (lr, hr) in enumerate(dataset):
+        if limit is not None and i >= limit:
+            break
+        sr = tf.cast(model(lr, training=False), tf.float32)
+        sr8, hr8 = to_uint8(sr[0]), to_uint8(hr[0])
+        scores.append(psnr_y(sr8, hr8, shave=scale))
+        if first is None:
+            first = (lr, sr, hr)
+    return (float(np.mean(scores)) if scores else float("nan")), first
+
+
+class RunFolder:
+    """Every file a run writes: run.json, weights, checkpoints, TensorBoard logs.
+
+    With ``writes=False`` (a worker that is not the chief) run.json is only checked, weights
+    are not saved, summaries go nowhere and checkpoints go to a scratch folder; a run still
+    resumes from this folder's checkpoints.
+    """
+
+    def __init__(self, path: str | Path, writes: bool = True):
+        self.path, self.writes = Path(path), writes
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def latest_checkpoint(self) -> str | None:
+        return tf.train.latest_checkpoint(str(self.checkpoints))
+
+    def write_config(self, config: RunConfig, stage: str, extra: dict | None = None) -> None:
+        """Write run.json, or check that an existing one describes the same run."""
+        record = {"stage": stage, **dataclasses.asdict(config), **(extra or {})}
+        record.setdefault("command", " ".join(["python", *sys.argv]))
+        path = self.path / "run.json"
+        if path.exists():
+            old = {**config.ADDED_FIELDS, **json.loads(path.read_text())}
+            fixed = set(record) - set(config.RESUMABLE_CHANGES) - {"init", "data", "command"}
+            diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
+            if diffs:
+                changes = ", ".join(f"{k}: {old[k]} -> {record[k]}" for k in diffs)
+                raise UserError(
+                    f"{self.path} holds a different run ({changes}); use another --output folder"
+                )
+        if self.writes:
+            self.path.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def save_weights(self, model: keras.Model, name: str) -> None:
+        if self.writes:
+            save_weights_atomic(model, self.path / name)
+
+    def checkpoint_manager(
+        self, checkpoint: tf.train.Checkpoint, keep: int
+    ) -> tf.train.CheckpointManager:
+        """Saves into checkpoints/, or without ``writes`` into a scratch folder (every worker of
+        a MultiWorkerMirroredStrategy must save; only the chief's copy is kept)."""
+        folder = self.checkpoints if self.writes else tempfile.mkdtemp(prefix="sr_tf_ckpt_")
+        return tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=keep)
+
+    def summary_writer(self) -> tf.summary.SummaryWriter:
+        if self.writes:
+            return tf.summary.create_file_writer(str(self.path / "logs"))
+        return tf.summary.create_noop_writer()
+
+
+class Stage:
+    """What a training stage supplies to the engine (``sr_tf.training``, ``sr_tf.gan_training``).
+
+    ``build`` runs under the strategy's scope and the precision policy and must set
+    ``generator``; ``replica_step`` runs once per replica inside a tf.function on
+    ``batches_per_step`` (lr, hr) batches and returns per-replica mean values (float32).
+    """
+
+    name = "stage"  # run.json's "stage"
+    batches_per_step = 1
+    nonfinite_hint = "lower --learning-rate"
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.generator: keras.Model | None = None
+        self.strategy: tf.distribute.Strategy = tf.distribute.get_strategy()
+
+    def prepare(self, resuming: bool) -> None:
+        """Checks and loads that must happen before run.json is written."""
+
+    def run_record(self) -> dict:
+        """Extra run.json entries."""
+        return {}
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def build_generator(self) -> keras.Model:
+        """A fresh generator of this run's architecture (the EMA copy is one)."""
+        raise NotImplementedError
+
+    def checkpoint_objects(self) -> dict:
+        """Networks and optimizers by checkpoint key."""
+        raise NotImplementedError
+
+    def initialise(self) -> None:
+        """A new run: load ``config.init`` into the networks."""
+
+    def replica_step(self, batches: tuple, step: tf.Variable) -> dict[str, tf.Tensor]:
+        raise NotImplementedError
+
+    def learning_rate(self) -> float:
+        """The learning rate the next step uses."""
+        raise NotImplementedError
+
+    def shown(self) -> tuple[str, ...]:
+        """The train step's values shown in the progress line, in order."""
+        raise NotImplementedError
+
+    def notes(self) -> dict[str, str]:
+        """Text summaries written at step 0."""
+        return {}
+
+    def summary(self) -> dict:
+        """Extra entries of ``Engine.fit``'s summary."""
+        return {}
+
+    def finish(self) -> None:
+        """Called when ``fit`` ends."""
+
+
+class Engine:
+    """Builds (or restores) the run of ``stage`` in ``output``; ``fit`` trains it to the end."""
+
+    def __init__(
+        self,
+        stage: Stage,
+        output: str | Path,
+        strategy: tf.distribute.Strategy | None = None,
+        data_description: str = "",
+        writes: bool = True,
+    ):
+        self.stage, config = stage, stage.config
+        self.config = config
+        self.folder = RunFolder(output, writes)
+        self.strategy = stage.strategy = strategy or tf.distribute.get_strategy()
+        latest = self.folder.latest_checkpoint()
+        keras.utils.set_random_seed(config.seed)
+        with self.strategy.scope(), precision_policy(config.precision):
+            stage.prepare(resuming=latest is not None)
+        self.folder.write_config(
+            config, stage.name, {"data": data_description, **stage.run_record()}
+        )
+        with self.strategy.scope(), precision_policy(config.precision):
+            stage.build()
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.best_psnr = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_psnr")
+            self.ema_generator = stage.build_generator() if config.ema else None
+        objects = {**stage.checkpoint_objects(), "step": self.step, "best_psnr": self.best_psnr}
+        if self.ema_generator is not None:
+            objects["ema_generator"] = self.ema_generator
+        self.checkpoint_objects = objects
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.manager = self.folder.checkpoint_manager(self.checkpoint, config.keep_checkpoints)
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            log.info("resumed from %s at step %d", latest, int(self.step.numpy()))
+        else:
+            stage.initialise()
+            if self.ema_generator is not None:
+                self.ema_generator.set_weights(stage.generator.get_weights())
+        self._train_step = None
+
+    @property
+    def generator(self) -> keras.Model:
+        """The generator users get: the EMA copy with --ema, the trained one otherwise."""
+        return self.ema_generator if self.ema_generator is not None else self.stage.generator
+
+    def train_step(self, batches) -> dict[str, float]:
+        """One step on ``batches_per_step`` distributed (lr, hr) batches; returns mean values."""
+        if self._train_step is None:
+            stage, step, strategy = self.stage, self.step, self.strategy
+
+            @tf.function(autograph=False)  # plain Python control flow only; tracing is faster
+            def step_fn(batches):
+                out = strategy.run(stage.replica_step, args=(batches, step))
+                step.assign_add(1)
+                if self.ema_generator is not None:
+                    decay = self.config.ema
+                    for avg, var in zip(self.ema_generator.weights, stage.generator.weights):
+                        avg.assign(decay * avg + (1.0 - decay) * var)
+                return {
+                    k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                    for k, v in out.items()
+                }
+
+            self._train_step = step_fn
+        return {k: float(v) for k, v in self._train_step(tuple(batches)).items()}
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Every numeric variable of the training state, by checkpoint key and position."""
+        out = {}
+        for key, obj in self.checkpoint_objects.items():
+            if isinstance(obj, tf.Variable):
+                if obj.dtype != tf.string:
+                    out[key] = obj.numpy()
+                continue
+            variables = obj.weights if isinstance(obj, keras.Model) else obj.variables
+            for i, v in enumerate(variables):
+                out[f"{key}/{i:03d}"] = np.asarray(v)
+        return out
+
+    def _save(self, step: int, writer) -> None:
+        """The one place a checkpoint is saved (with last.weights.h5)."""
+        self.folder.save_weights(self.generator, "last.weights.h5")
+        self.manager.save(checkpoint_number=step)
+        writer.flush()
+
+    def _validate(self, val_ds: tf.data.Dataset, step: int) -> float:
+        cfg = self.config
+        psnr, first = validate(self.generator, val_ds, cfg.scale)
+        tf.summary.scalar("val/psnr_y", psnr, step=step)
+        if self.ema_generator is not None:  # what EMA changes, at the cost of a second pass
+            raw, _ = validate(self.stage.generator, val_ds, cfg.scale)
+            tf.summary.scalar("val/psnr_y_raw", raw, step=step)
+            log.info("step %d: validation PSNR %.3f dB (EMA), %.3f dB (raw)", step, psnr, raw)
+        if first is not None:
+            lr_img, sr_img, hr_img = first
+            tf.summary.image("val/lr", lr_img, step=step)
+            tf.summary.image("val/sr", tf.clip_by_value(sr_img, 0.0, 1.0), step=step)
+            tf.summary.image("val/hr", hr_img, step=step)
+        if psnr > float(self.best_psnr.numpy()):
+            self.best_psnr.assign(psnr)
+            self.folder.save_weights(self.generator, "best.weights.h5")
+        return psnr
+
+    def fit(
+        self,
+        train_source: ImageSource,
+        val_source: ImageSource | None = None,
+        until: int | None = None,
+    ) -> dict:
+        """Train to ``config.steps`` (or stop early at ``until``); returns a summary dict."""
+        cfg, stage = self.config, self.stage
+        stop = min(cfg.steps, until) if until else cfg.steps
+        start = int(self.step.numpy())
+        summary = {"step": start, "output": str(self.folder.path), **stage.summary()}
+        if start >= stop:
+            log.info("already trained to step %d (--steps %d)", start, cfg.steps)
+            return {**summary, "best_psnr": float(self.best_psnr.numpy())}
+        per_step = stage.batches_per_step
+        dataset = training_dataset(
+            train_source,
+            cfg.scale,
+            cfg.patch_size,
+            cfg.batch_size,
+            seed=cfg.seed,
+            start_element=start * per_step * cfg.batch_size,
+            cache=cfg.cache,
+        )
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        val_ds = (
+            validation_dataset(val_source, cfg.scale)
+            if val_source is not None and len(val_source)
+            else None
+        )
+        writer = self.folder.summary_writer()
+        names = stage.shown()
+        progress = Progress(cfg.steps, start, cfg.log_every, stateful=names)
+        last_val = float("nan")
+        with writer.as_default():
+            if start == 0:
+                for tag, text in stage.notes().items():
+                    tf.summary.text(tag, text, step=0)
+            while int(self.step.numpy()) < stop:
+                lr_now = stage.learning_rate()  # the rate this step uses
+                values = self.train_step([next(iterator) for _ in range(per_step)])
+                current = int(self.step.numpy())
+                if not all(math.isfinite(v) for v in values.values()):
+                    shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+                    raise UserError(
+                        f"a loss became non-finite at step {current} ({shown}); "
+                        f"{stage.nonfinite_hint}"
+                    )
+                if current % cfg.log_every == 0:
+                    for key, value in values.items():
+                        tf.summary.scalar(f"train/{key}", value, step=current)
+                    tf.summary.scalar("train/learning_rate", lr_now, step=current)
+                    tf.summary.scalar(
+                        "train/steps_per_second", progress.steps_per_second(current), step=current
+                    )
+                if val_ds is not None and (current % cfg.validate_every == 0 or current == stop):
+                    last_val = self._validate(val_ds, current)
+                if current % cfg.checkpoint_every == 0 or current == stop:
+                    self._save(current, writer)
+                progress.update(
+                    current,
+                    {
+                        **{k: values[k] for k in names},
+                        "lr": lr_now,
+                        **({"val_psnr": last_val} if val_ds is not None else {}),
+                    },
+                )
+        if val_ds is None:
+            self.folder.save_weights(self.generator, "best.weights.h5")
+        stage.finish()
+        return {
+            **summary,
+            "step": int(self.step.numpy()),
+            "best_psnr": float(self.best_psnr.numpy()),
+            "last_psnr": last_val,
+        }
+
+
+__all__ = [
+    "PRECISIONS",
+    "Engine",
+    "Progress",
+    "RunConfig",
+    "RunFolder",
+    "Stage",
+    "adam",
+    "get_strategy",
+    "precision_policy",
+    "scale_loss",
+    "validate",
+]
