@@ -61,6 +61,19 @@ def role_from_tf_config(environ: Mapping[str, str] = os.environ) -> WorkerRole:
         raise UserError(f"TF_CONFIG is not valid JSON of a cluster and a task: {err}") from err
 
 
+def role_from_environment(
+    distribute: str = "multiworker", environ: Mapping[str, str] = os.environ
+) -> WorkerRole:
+    """The role a ``--distribute`` mode gives this process: from TF_CONFIG (multiworker), from
+    Slurm's task number and count (slurm), a single worker otherwise."""
+    if distribute == "multiworker":
+        return role_from_tf_config(environ)
+    if distribute == "slurm" and "SLURM_PROCID" in environ:
+        count = environ.get("SLURM_STEP_NUM_TASKS") or environ.get("SLURM_NTASKS") or "1"
+        return WorkerRole(int(environ["SLURM_PROCID"]), int(count))
+    return WorkerRole()
+
+
 def tf_config(addresses: Sequence[str], index: int) -> str:
     """TF_CONFIG for worker ``index`` of a cluster of workers at ``addresses`` (host:port)."""
     return json.dumps(
@@ -189,6 +202,7 @@ __all__ = [
     "LocalCluster",
     "WorkerRole",
     "free_ports",
+    "role_from_environment",
     "role_from_tf_config",
     "role_in_cluster",
     "tf_config",

@@ -108,14 +108,14 @@ def check_same_step(strategy: tf.distribute.Strategy, step: int) -> None:
     that cannot see the run folder would otherwise train from scratch beside the others."""
     if not is_multi_worker(strategy):
         return
-    both = tf.constant([float(step), -float(step)])  # one MAX gives the largest and smallest
-    high, neg_low = strategy.reduce(
-        tf.distribute.ReduceOp.MAX, strategy.run(lambda: tf.identity(both)), axis=None
+    # tf.distribute reduces by SUM or MEAN only: the steps differ iff their variance is > 0
+    moments = tf.constant([1.0, step, float(step) ** 2], tf.float64)
+    count, total, squares = strategy.reduce(
+        tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(moments)), axis=None
     ).numpy()
-    low = -neg_low
-    if low != high:
+    if squares * count != total * total:
         raise UserError(
-            f"the workers start at different steps ({int(low)} to {int(high)}): every worker "
+            f"the workers start at different steps (this one at {step}): every worker "
             "must see the same --output folder (a shared filesystem); see docs/distributed.md"
         )
 

@@ -174,9 +174,14 @@ class GanStage(Stage):
         self.d_optimizer = adam(gan_schedule(cfg.learning_rate, half * cfg.d_steps), cfg.precision)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.vgg_label = tf.Variable(cfg.vgg_features, trainable=False, name="vgg_features")
 
     def checkpoint_objects(self) -> dict:
+        if getattr(self, "vgg_label", None) is None:
+            # made here, outside the strategy's scope: MultiWorkerMirroredStrategy would
+            # broadcast its initial value, and collectives carry no strings
+            self.vgg_label = tf.Variable(
+                self.config.vgg_features, trainable=False, name="vgg_features"
+            )
         return {
             "generator": self.generator,
             "discriminator": self.discriminator,
