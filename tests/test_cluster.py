@@ -8,7 +8,14 @@ import sys
 
 import pytest
 
-from sr_tf.cluster import LocalCluster, WorkerRole, free_ports, role_from_tf_config, tf_config
+from sr_tf.cluster import (
+    LocalCluster,
+    WorkerRole,
+    free_ports,
+    role_from_environment,
+    role_from_tf_config,
+    tf_config,
+)
 from sr_tf.errors import UserError
 
 
@@ -25,6 +32,10 @@ def test_tf_config_gives_each_worker_its_role():
     assert alone == WorkerRole(0, 1) and alone.is_chief and alone.label == ""
     with pytest.raises(UserError, match="TF_CONFIG"):
         role_from_tf_config({"TF_CONFIG": "{not json"})
+    slurm = {"SLURM_PROCID": "3", "SLURM_STEP_NUM_TASKS": "4", "TF_CONFIG": tf_config(addresses, 1)}
+    assert role_from_environment("slurm", slurm) == WorkerRole(3, 4)
+    assert role_from_environment("multiworker", slurm) == WorkerRole(1, 3)
+    assert role_from_environment("mirrored", slurm) == WorkerRole()
 
 
 def test_local_cluster_gives_tf_config_and_always_kills_its_workers(tmp_path):
