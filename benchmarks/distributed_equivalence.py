@@ -7,7 +7,7 @@
 Runs `train.py` as 1 process (`--distribute default`) and as N local workers
 (`--distribute multiworker`, sr_tf.cluster.LocalCluster on 127.0.0.1) with the same seed,
 data and global batch, for stage 1 and then (from stage 1's weights) the GAN stage
-(`--recipe mse-gan`, so no VGG download), and prints the largest absolute difference between
+(`--recipe mse-gan`, so no VGG download; `--noisy-labels`), and prints the largest absolute difference between
 the final generator weights, with wall and CPU seconds.  SRResNet and the SRGAN discriminator
 have batch norm (synchronized across replicas, docs/distributed.md).  Tiny networks (1 block,
 8 features, a discriminator of width 8) on synthetic images: this measures equivalence and
@@ -99,6 +99,7 @@ def main() -> None:
             "--recipe=mse-gan",
             "--d-features=8",
             "--d-dense=16",
+            "--noisy-labels",
             f"--init={root / 'pixel_1' / 'last.weights.h5'}",
         ],
     }

@@ -69,23 +69,19 @@ def worker_role(strategy: tf.distribute.Strategy | None = None) -> WorkerRole:
     )
 
 
-def worker_checkpoint_dir(run_checkpoints: str | os.PathLike, role: WorkerRole) -> Path:
-    """Where this worker saves checkpoints: the run's folder on the chief; elsewhere a private
-    temporary folder, the same one for the same run and worker (so a restart after a SIGKILL
-    clears what the killed process left), emptied now; remove it with ``remove_worker_dir``."""
-    if role.is_chief:
-        return Path(run_checkpoints)
+def scratch_checkpoint_dir(run_checkpoints: str | os.PathLike, index: int) -> Path:
+    """A private, emptied folder for the checkpoints of worker ``index`` of a run that does not
+    write the run folder; the same one for the same run and worker, so a restart after a
+    SIGKILL clears what the killed process left.  Remove it with ``remove_scratch_dir``."""
     run = hashlib.sha1(str(Path(run_checkpoints).resolve()).encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"sr_tf_worker{role.index}_{run}"
+    folder = Path(tempfile.gettempdir()) / f"sr_tf_worker{index}_{run}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
 
 
-def remove_worker_dir(folder: str | os.PathLike, role: WorkerRole) -> None:
-    """Remove a non-chief worker's temporary checkpoint folder (never the chief's)."""
-    if not role.is_chief:
-        shutil.rmtree(folder, ignore_errors=True)
+def remove_scratch_dir(folder: str | os.PathLike) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def synchronize_batch_norm(model: keras.Model) -> int:
@@ -151,8 +147,8 @@ __all__ = [
     "get_strategy",
     "is_multi_worker",
     "preemption_handler",
-    "remove_worker_dir",
+    "remove_scratch_dir",
+    "scratch_checkpoint_dir",
     "synchronize_batch_norm",
-    "worker_checkpoint_dir",
     "worker_role",
 ]

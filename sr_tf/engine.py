@@ -42,9 +42,9 @@ from sr_tf.distribute import (
     WorkerRole,
     check_same_step,
     preemption_handler,
-    remove_worker_dir,
+    remove_scratch_dir,
+    scratch_checkpoint_dir,
     synchronize_batch_norm,
-    worker_checkpoint_dir,
     worker_role,
 )
 from sr_tf.errors import UserError
@@ -217,7 +217,7 @@ class RunFolder:
 
     def __init__(self, path: str | Path, writes: bool = True, role: WorkerRole | None = None):
         self.path, self.writes = Path(path), writes
-        self.role = role or WorkerRole(0 if writes else 1, 1 if writes else 2)
+        self.role = role or WorkerRole()  # names the scratch folder of a run that does not write
         self.scratch: Path | None = None  # a non-writing worker's private checkpoint folder
 
     @property
@@ -257,13 +257,13 @@ class RunFolder:
         ``close`` removes the others)."""
         if self.writes:
             return tf.train.CheckpointManager(checkpoint, str(self.checkpoints), max_to_keep=keep)
-        self.scratch = worker_checkpoint_dir(self.checkpoints, self.role)
+        self.scratch = scratch_checkpoint_dir(self.checkpoints, self.role.index)
         return tf.train.CheckpointManager(checkpoint, str(self.scratch), max_to_keep=1)
 
     def close(self) -> None:
         """Remove the scratch checkpoint folder, if this worker made one."""
         if self.scratch is not None:
-            remove_worker_dir(self.scratch, self.role)
+            remove_scratch_dir(self.scratch)
             self.scratch = None
 
     def summary_writer(self) -> tf.summary.SummaryWriter:

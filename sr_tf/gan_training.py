@@ -230,13 +230,17 @@ class GanStage(Stage):
         return terms
 
     def _targets(self, batch: tf.Tensor, index: tf.Tensor):
+        """Noisy D targets for this replica's ``batch`` examples: its slice of the targets of
+        the global batch, so any number of replicas draws what one device draws."""
         if not self.config.noisy_labels:
             return None
         seed = tf.stack([tf.constant(self.config.seed, tf.int64), index])
         keys = tf.random.experimental.stateless_split(seed, 2)
-        real = tf.random.stateless_uniform([batch, 1], keys[0], *NOISY_REAL)
-        fake = tf.random.stateless_uniform([batch, 1], keys[1], *NOISY_FAKE)
-        return real, fake
+        replicas = self.strategy.num_replicas_in_sync
+        first = tf.distribute.get_replica_context().replica_id_in_sync_group * batch
+        real = tf.random.stateless_uniform([batch * replicas, 1], keys[0], *NOISY_REAL)
+        fake = tf.random.stateless_uniform([batch * replicas, 1], keys[1], *NOISY_FAKE)
+        return real[first : first + batch], fake[first : first + batch]
 
     def _discriminator_update(self, lr, hr, sr, index):
         cfg, adv, net = self.config, self.adversarial, self.discriminator

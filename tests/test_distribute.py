@@ -11,6 +11,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +22,8 @@ import tensorflow as tf
 from sr_tf.cluster import LocalCluster, WorkerRole
 from sr_tf.distribute import (
     get_strategy,
-    remove_worker_dir,
-    worker_checkpoint_dir,
+    remove_scratch_dir,
+    scratch_checkpoint_dir,
     worker_role,
 )
 from sr_tf.errors import UserError
@@ -52,17 +53,22 @@ def test_strategies_and_roles_on_one_machine(monkeypatch):
         get_strategy("parameter-server")
 
 
-def test_only_the_chief_checkpoints_into_the_run_folder(tmp_path):
-    run = tmp_path / "run" / "checkpoints"
-    assert worker_checkpoint_dir(run, WorkerRole(0, 2)) == run
-    private = worker_checkpoint_dir(run, WorkerRole(1, 2))
-    assert private.is_dir() and tmp_path not in private.parents
-    (private / "ckpt-1.index").write_bytes(b"x")
-    remove_worker_dir(private, WorkerRole(1, 2))
-    assert not private.exists()
-    run.mkdir(parents=True)
-    remove_worker_dir(run, WorkerRole(0, 2))  # never the chief's
-    assert run.is_dir()
+def test_scratch_checkpoints_are_private_and_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    tempfile.tempdir = None  # read TMPDIR again
+    try:
+        run = tmp_path / "run" / "checkpoints"
+        scratch = scratch_checkpoint_dir(run, 1)
+        assert scratch.is_dir() and scratch.parent == tmp_path / "tmp"
+        (scratch / "ckpt-1.index").write_bytes(b"left by a killed worker")
+        assert scratch_checkpoint_dir(run, 1) == scratch and not any(scratch.iterdir())
+        assert scratch_checkpoint_dir(run, 2) != scratch
+        assert scratch_checkpoint_dir(tmp_path / "other", 1) != scratch
+        remove_scratch_dir(scratch)
+        assert not scratch.exists() and not run.exists()
+    finally:
+        tempfile.tempdir = None
 
 
 # --- real multi-worker runs of train.py on loopback ---------------------------------------
@@ -184,11 +190,14 @@ for argv in json.loads(sys.argv[2]):
 
 def test_mirrored_replicas_and_mixed_float16(workdir, one_process):
     """--distribute mirrored with 2 replicas (float32: equal to one process) and with
-    mixed_float16 (loss scaling under the strategy: trains, finite, float32 weights)."""
+    mixed_float16 and --ema (loss scaling and the EMA update under the strategy: trains,
+    finite, float32 weights)."""
     same, mixed = workdir / "mirrored", workdir / "mirrored_mixed"
     runs = [
         _argv(workdir, same, STEPS, "--distribute=mirrored")[2:],
-        _argv(workdir, mixed, 2, "--distribute=mirrored", "--precision=mixed_float16")[2:],
+        _argv(workdir, mixed, 2, "--distribute=mirrored", "--precision=mixed_float16", "--ema=0.9")[
+            2:
+        ],
     ]
     with _timed(f"mirrored runs (2 replicas; {STEPS} steps float32, 2 steps mixed_float16)"):
         done = subprocess.run(
@@ -264,6 +273,7 @@ def test_gan_stage_on_two_workers(workdir, two_workers):
         "--recipe=mse-gan",
         "--d-features=8",
         "--d-dense=16",
+        "--noisy-labels",  # each replica takes its slice of the global batch's targets
         "--distribute=multiworker",
     ]
     with _timed("2-worker gan run (2 steps)"):
