@@ -466,6 +466,7 @@ class Engine:
         summary = {"step": start, "output": str(self.folder.path), **stage.summary()}
         if start >= stop:
             log.info("already trained to step %d (--steps %d)", start, cfg.steps)
+            self.folder.close()
             return {**summary, "best_psnr": float(self.best_psnr.numpy())}
         per_step = stage.batches_per_step
 
