@@ -5,7 +5,8 @@
     python evaluate.py --data ../shared/data/Set14 --scale 4 --model edsr-baseline \\
         --weights runs/edsr_x4 --per-image --json set14.json --save-comparisons compare/
 
-MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md).
+MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md);
+`--metrics psnr,ssim,niqe` adds NIQE (no reference, lower is more natural) of the output and of HR.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 from sr_tf.errors import UserError, run_cli
+
+PRECISIONS = ("auto", "float32", "bfloat16")  # sr_tf.precision's (importing it loads TensorFlow)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "shared" / "data" / "Set5"
 
@@ -49,6 +52,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="geometric x8 self-ensemble (the EDSR paper's '+' results, e.g. EDSR+)",
     )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
+        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
+    )
+    p.add_argument(
+        "--metrics",
+        default="psnr,ssim",
+        help="comma-separated: psnr, ssim (always computed), niqe (NIQE of the output, "
+        "of bicubic and of HR; docs/evaluation.md). Default: psnr,ssim",
+    )
     p.add_argument("--per-image", action="store_true", help="print one line per image")
     p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
     p.add_argument("--json", help="write per-image scores and the mean to this JSON file")
@@ -58,6 +74,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="write side-by-side crops (bicubic | model | HR) per image as PNG",
     )
     return p.parse_args(argv)
+
+
+def _method_name(model: str, ensemble: bool, precision: str) -> str:
+    """``edsr-x4``, ``edsr-x4+`` (self-ensemble), ``edsr-x4 bfloat16``."""
+    return model + ("+" if ensemble else "") + (" bfloat16" if precision == "bfloat16" else "")
 
 
 def main(argv=None) -> int:
@@ -75,9 +96,12 @@ def main(argv=None) -> int:
     from sr_tf.evaluation import evaluate_folder, format_table, write_csv, write_json
     from sr_tf.models import model_overrides
 
-    model, scale = None, args.scale or 4
+    model, scale, precision = None, args.scale or 4, "float32"
     if args.model:
+        from sr_tf.precision import resolve_precision
         from sr_tf.pretrained import load_generator
+
+        precision = resolve_precision(args.precision)  # the table names it when bfloat16
 
         overrides = model_overrides(args.num_blocks, args.num_features)
         model, scale = load_generator(args.model, args.scale, args.weights, **overrides)
@@ -89,10 +113,12 @@ def main(argv=None) -> int:
         args.data,
         scale,
         model,
-        method=args.model + ("+" if args.ensemble else "") if args.model else None,
+        method=_method_name(args.model, args.ensemble, precision) if args.model else None,
         ensemble=args.ensemble,
+        precision=precision,
         save_comparisons=args.save_comparisons,
         progress=progress if model is not None else None,
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()],
     )
     print(format_table(result, per_image=args.per_image))
     if args.csv:

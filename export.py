@@ -17,6 +17,8 @@ import argparse
 
 from sr_tf.errors import run_cli
 
+PRECISIONS = ("auto", "float32", "bfloat16")  # sr_tf.precision's (importing it loads TensorFlow)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -42,9 +44,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
     p.add_argument("--version", type=int, help="SavedModel version number (default: next free)")
     p.add_argument(
+        "--max-memory",
+        default=None,
+        help="memory one request may use, TensorFlow and the model not included "
+        "(default: 1GB); sets the tile size",
+    )
+    p.add_argument(
         "--max-pixels",
         type=int,
-        help="largest input (height x width) the SavedModel accepts (default: 512*512)",
+        help="largest input (height x width) the SavedModel accepts (default: 16 MP, or what "
+        "half of --max-memory holds)",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        help="tile side in input pixels (default: the largest that fits --max-memory)",
+    )
+    p.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        help="input pixels of context each tile sees beyond its share (default: 16)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="the served model's arithmetic: auto (default) is what resolve_image.py "
+        "--precision auto picks on this machine (bfloat16 only with native bfloat16)",
     )
     p.add_argument(
         "--tflite-size", default="128x128", help="TFLite input size HxW (default: 128x128)"
@@ -59,15 +86,37 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from sr_tf.errors import UserError
 
-    if args.format == "tflite" and (args.version is not None or args.max_pixels is not None):
-        raise UserError("--version and --max-pixels apply to SavedModels, not --format tflite")
+    savedmodel_only = {
+        "--version": args.version,
+        "--max-pixels": args.max_pixels,
+        "--max-memory": args.max_memory,
+        "--tile": args.tile,
+        "--tile-overlap": args.tile_overlap,
+        "--precision": args.precision,
+    }
+    given = [name for name, value in savedmodel_only.items() if value is not None]
+    if args.format == "tflite" and given:
+        raise UserError(f"{', '.join(given)} apply to SavedModels, not --format tflite")
     if args.format == "savedmodel" and args.float16:
         raise UserError("--float16 applies to --format tflite only")
     from sr_tf import export
+    from sr_tf.inference import (
+        DEFAULT_OVERLAP,
+        TiledUpscaler,
+        check_tiling,
+        format_bytes,
+        parse_memory,
+    )
     from sr_tf.models import model_overrides
     from sr_tf.pretrained import load_generator
 
     size = export.parse_size(args.tflite_size)
+    overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
+    check_tiling(args.tile, overlap)
+    max_memory = export.DEFAULT_MAX_MEMORY if args.max_memory is None else args.max_memory
+    parse_memory(max_memory)
+    if args.max_pixels is not None and args.max_pixels <= 0:
+        raise UserError(f"--max-pixels must be positive, got {args.max_pixels}")
     overrides = model_overrides(args.num_blocks, args.num_features)
     model, scale = load_generator(args.model, args.scale, args.weights, **overrides)
     name = f"{args.model}_x{scale}" if not args.model.endswith(f"x{scale}") else args.model
@@ -79,16 +128,14 @@ def main(argv=None) -> int:
             f"x{scale}); largest difference from Keras on a test image: {diff} grey levels"
         )
     else:
-        path = export.export_savedmodel(
-            model,
-            scale,
-            args.output,
-            args.version,
-            export.DEFAULT_MAX_PIXELS if args.max_pixels is None else args.max_pixels,
-            name,
-        )
+        upscaler = TiledUpscaler(model, scale, overlap=overlap, precision=args.precision or "auto")
+        plan = export.plan_serving(upscaler, max_memory, args.max_pixels, args.tile)
+        path = export.export_savedmodel(model, scale, args.output, args.version, plan, name)
         print(
-            f"wrote {path} ({name}, version {path.name}); serve with "
+            f"wrote {path} ({name}, version {path.name}): up to {plan.max_pixels} input pixels, "
+            f"tiles of at most {plan.tile} with overlap {plan.overlap}, about "
+            f"{format_bytes(plan.estimated_bytes)} per request at the largest image (budget "
+            f"{format_bytes(plan.max_memory)}), {plan.precision}; serve with "
             f"--model_base_path={path.parent.resolve()}"
         )
     return 0

@@ -17,6 +17,8 @@ import argparse
 
 from sr_tf.errors import run_cli
 
+PRECISIONS = ("auto", "float32", "bfloat16")  # sr_tf.precision's (importing it loads TensorFlow)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -73,6 +75,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="average the 8 flips/transposes (x8 self-ensemble; 8 times slower)",
     )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
+        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
+    )
     args = p.parse_args(argv)
     if not args.inputs and not args.list_models:
         p.error("give one or more image files or folders (or --list-models)")
@@ -114,6 +123,7 @@ def main(argv=None) -> int:
         overlap=overlap,
         max_memory=args.max_memory,
         ensemble=args.ensemble,
+        precision=args.precision,
     )
     failures = upscale_files(upscaler, jobs)
     return 1 if failures else 0

@@ -93,6 +93,13 @@ class RunConfig:
     # Fields newer than some run folders: a run.json without them had these values.
     ADDED_FIELDS = {"precision": "float32", "ema": 0.0}
 
+    @classmethod
+    def from_run(cls, folder: str | Path, **changes):
+        """The configuration saved in a run folder's run.json, with ``changes``."""
+        record = json.loads((Path(folder) / "run.json").read_text())
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in record.items() if k in names}, **changes})
+
     def check(self, *more_positive: str) -> None:
         """The checks every stage shares: a known model, counts > 0, patch fits the scale."""
         if self.model.lower() not in MODEL_NAMES:

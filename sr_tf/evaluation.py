@@ -6,7 +6,9 @@ For every HR image (see docs/evaluation.md):
 2. LR = ``degrade_bicubic`` (MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')``, uint8);
 3. SR = the model's output for LR, quantised to uint8, or ``upscale_bicubic`` of LR for the
    bicubic baseline (MATLAB ``imresize(uint8 LR, scale, 'bicubic')``);
-4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border.
+4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border;
+   with ``metrics`` holding ``niqe``, also NIQE (no reference, ``sr_tf.niqe``) of the output,
+   of bicubic and of HR on their grey values, after the same border cut.
 
 A one-channel HR image (Set14's ``bridge.png``) is measured on its grey values, as the MATLAB
 scripts behind the published tables do: the bicubic baseline resizes the grey channel; a model
@@ -21,7 +23,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,11 +37,15 @@ from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, to_uint8, write_image
 from sr_tf.inference import TiledUpscaler
 from sr_tf.metrics import psnr_y, rgb_to_gray, rgb_to_y, ssim_y
+from sr_tf.niqe import PATCH as NIQE_PATCH
+from sr_tf.niqe import niqe
 from sr_tf.resize import degrade_bicubic, upscale_bicubic
 
 SSIM_WINDOW = 11
 COMPARISON_CROP = 128  # HR pixels per side of the comparison crop
 COMPARISON_ZOOM = 2  # nearest-neighbour enlargement, so single pixels stay visible
+METRICS = ("psnr", "ssim", "niqe")  # PSNR and SSIM are always computed; NIQE on request
+NIQE_KEYS = ("niqe", "bicubic_niqe", "hr_niqe")
 
 
 @dataclass
@@ -54,6 +60,9 @@ class ImageScore:
     ssim: float
     bicubic_psnr: float | None = None
     bicubic_ssim: float | None = None
+    niqe: float | None = None  # NIQE of the method's output (lower is more natural)
+    bicubic_niqe: float | None = None  # when a model was evaluated
+    hr_niqe: float | None = None  # the HR image's, a reference
 
 
 @dataclass
@@ -69,6 +78,16 @@ class Evaluation:
     def has_baseline(self) -> bool:
         return bool(self.images) and self.images[0].bicubic_psnr is not None
 
+    @property
+    def has_niqe(self) -> bool:
+        return bool(self.images) and self.images[0].niqe is not None
+
+    def niqe_keys(self) -> list[str]:
+        """The NIQE scores present: the output's, bicubic's (for a model), HR's."""
+        if not self.has_niqe:
+            return []
+        return [k for k in NIQE_KEYS if k != "bicubic_niqe" or self.has_baseline]
+
     def mean(self, key: str) -> float:
         """Mean of one score over the images (``psnr``, ``ssim``, ``bicubic_psnr``, ...)."""
         return float(np.mean([getattr(s, key) for s in self.images]))
@@ -79,6 +98,8 @@ class Evaluation:
             means.update(
                 bicubic_psnr=self.mean("bicubic_psnr"), bicubic_ssim=self.mean("bicubic_ssim")
             )
+        means.update({k: self.mean(k) for k in self.niqe_keys()})
+        drop = [k for k in NIQE_KEYS if k not in self.niqe_keys()]
         return {
             "data": self.data,
             "scale": self.scale,
@@ -87,7 +108,7 @@ class Evaluation:
             f"values), {self.scale} border pixels cut",
             "count": len(self.images),
             "mean": means,
-            "images": [asdict(s) for s in self.images],
+            "images": [{k: v for k, v in asdict(s).items() if k not in drop} for s in self.images],
         }
 
 
@@ -139,6 +160,16 @@ def _score(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     return psnr_y(sr, hr, shave=scale), ssim_y(sr, hr, shave=scale)
 
 
+def _niqe(image: np.ndarray, scale: int, name: str) -> float:
+    """NIQE after the same ``scale``-pixel border cut as PSNR/SSIM."""
+    if min(image.shape[:2]) - 2 * scale < NIQE_PATCH:
+        raise UserError(
+            f"{name} is too small for NIQE: {image.shape[1]}x{image.shape[0]} pixels; after the "
+            f"{scale}-pixel border cut each side needs at least {NIQE_PATCH}"
+        )
+    return niqe(image, shave=scale)
+
+
 def _detail_window(bicubic: np.ndarray, hr: np.ndarray, side: int) -> tuple[int, int]:
     """Top-left corner of the ``side`` x ``side`` window where bicubic misses HR the most."""
     err = np.abs(rgb_to_y(bicubic) - rgb_to_y(hr))
@@ -182,13 +213,21 @@ def evaluate_folder(
     save_comparisons: str | os.PathLike | None = None,
     progress: Callable[[int, int, ImageScore], None] | None = None,
     ensemble: bool = False,
+    precision: str = "float32",
+    metrics: Sequence[str] = ("psnr", "ssim"),
 ) -> Evaluation:
     """Evaluate bicubic (``model=None``) or a model on every HR image of ``folder`` at ``scale``.
 
     ``method`` is the name reported (default ``bicubic`` or the model's name).  With
     ``save_comparisons``, a PNG of crops (bicubic | model | HR) per image is written there.
     ``ensemble``: the model's geometric x8 self-ensemble (the EDSR paper's "+" results).
+    ``precision``: the model's arithmetic, ``float32``, ``bfloat16`` or ``auto`` (``sr_tf.precision``).
+    ``metrics``: PSNR and SSIM are always computed; ``niqe`` adds NIQE of the output, of
+    bicubic (for a model) and of HR.
     """
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
         raise UserError(f"scale must be an integer >= 2, got {scale!r}")
     folder = Path(folder)
@@ -198,7 +237,11 @@ def evaluate_folder(
         hint = f" (found {len(others)} other files, e.g. {others[0]})" if others else ""
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}{hint}")
     method = method or ("bicubic" if model is None else model.name)
-    upscaler = None if model is None else TiledUpscaler(model, scale, ensemble=ensemble)
+    upscaler = (
+        None
+        if model is None
+        else TiledUpscaler(model, scale, ensemble=ensemble, precision=precision)
+    )
     result = Evaluation(str(folder), scale, method)
     out_dir = Path(save_comparisons) if save_comparisons is not None else None
     for i, path in enumerate(paths):
@@ -218,6 +261,11 @@ def evaluate_folder(
                 name, hr.shape[0], hr.shape[1], hr.shape[2], psnr, ssim, b_psnr, b_ssim
             )
             panels = [("bicubic", bicubic), (method, sr), ("HR", hr)]
+        if "niqe" in metrics:
+            score.hr_niqe = _niqe(hr, scale, name)
+            score.niqe = _niqe(bicubic if model is None else sr, scale, name)
+            if model is not None:
+                score.bicubic_niqe = _niqe(bicubic, scale, name)
         result.images.append(score)
         if out_dir is not None:
             stem = name.rsplit(".", 1)[0].replace("/", "__")
@@ -275,7 +323,22 @@ def format_table(result: Evaluation, per_image: bool = False) -> str:
             result.mean("bicubic_ssim") if baseline else None,
         )
     )
-    return "\n".join(lines)
+    return "\n".join(_with_niqe_columns(lines, result, per_image))
+
+
+def _with_niqe_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
+    """Append the NIQE columns (output, bicubic for a model, HR) to format_table's lines."""
+    keys = result.niqe_keys()
+    if not keys:
+        return lines
+    names = {"niqe": "NIQE", "bicubic_niqe": "bicubic NIQE", "hr_niqe": "HR NIQE"}
+    rows = [[getattr(s, k) for k in keys] for s in result.images] if per_image else []
+    rows.append([result.mean(k) for k in keys])
+    width = max(len(line) for line in lines[1:])
+    out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>12}" for k in keys)]
+    for line, values in zip(lines[2:], rows):
+        out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>12}" for v in values))
+    return out
 
 
 def _json_safe(value):
@@ -298,6 +361,7 @@ def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
     fields = ["image", "height", "width", "channels", "psnr", "ssim"]
     if result.has_baseline:
         fields += ["bicubic_psnr", "bicubic_ssim"]
+    fields += result.niqe_keys()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)

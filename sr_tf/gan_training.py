@@ -14,8 +14,6 @@ Adam (beta1 0.9) runs at ``learning_rate`` for the first half of ``steps``, then
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,13 +118,6 @@ class GanConfig(RunConfig):
         if not self.uses_vgg:
             return "none"
         return RANDOM_VGG if self.random_vgg else "imagenet"
-
-    @classmethod
-    def from_run(cls, folder: str | Path) -> GanConfig:
-        """The configuration saved in a GAN run folder's run.json."""
-        record = json.loads((Path(folder) / "run.json").read_text())
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in record.items() if k in names})
 
 
 def gan_schedule(

@@ -25,6 +25,10 @@ How a picture is upscaled (``TiledUpscaler``):
   ensembled).  When memory is tight, 8 variants per call would force small tiles whose overlap
   costs more than batching saves (a CPU gains nothing from the batch), so the plan then runs
   4, 2 or 1 variants per call, one call after another, to keep tiles at least 256 pixels.
+* ``precision="bfloat16"`` runs the model under Keras' ``mixed_bfloat16`` policy
+  (``sr_tf.precision.model_in_precision``: float32 in and out, bfloat16 inside); activations
+  take 2 bytes instead of 4, which the memory plan counts (tiles get larger for the same
+  budget).  ``"auto"`` is bfloat16 only where the CPU computes it natively.
 * Output rows are produced in horizontal bands: once a row of tiles is done, the rows above the
   next row of tiles are final and leave the float accumulator, so writing a uint8 image never
   holds the whole float32 output (8160x5424x3 float32 is 531 MB).
@@ -62,6 +66,7 @@ from PIL import Image
 from sr_tf.errors import UserError
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, write_image
 from sr_tf.models import fast_inference_model
+from sr_tf.precision import model_in_precision, resolve_precision
 from sr_tf.resize import imresize
 from sr_tf.upsampler_split import UpsamplerSplit, split_at_upsampler, upscale_in_strips
 
@@ -162,14 +167,17 @@ class ModelCost:
     flops_per_lr_pixel: float
 
 
-def _graph_stats(forward: Callable, size: int, channels: int = 3) -> tuple[int, int]:
+def _graph_stats(
+    forward: Callable, size: int, channels: int = 3, dtype: tf.DType = tf.float32
+) -> tuple[int, int]:
     """(peak live tensor bytes, conv FLOPs) of ``forward`` on a [1, size, size, channels] input.
 
     The peak comes from a liveness walk over the traced graph: a tensor is alive from the op that
-    makes it to its last consumer.  FLOPs are 2 x multiply-adds of every convolution.
+    makes it to its last consumer, and takes its own dtype's bytes (2 per element for bfloat16
+    activations, 4 for float32).  FLOPs are 2 x multiply-adds of every convolution.
     """
     fn = tf.function(forward)
-    graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, channels], tf.float32)).graph
+    graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, channels], dtype)).graph
     ops = graph.get_operations()
     last_use: dict = {}
     for i, op in enumerate(ops):
@@ -201,19 +209,20 @@ def model_cost(model: keras.Model) -> ModelCost:
     Taking the difference between a 32x32 and a 48x48 input cancels what does not grow with the
     image (weights, constants), leaving the per-pixel slope.  For EDSR-baseline x4 this gives
     8192 bytes (the x4 pixel shuffle: a 256-channel tensor at x2 and its 64-channel x4 output are
-    alive together) and 3.97 MFLOP per LR pixel.
+    alive together) and 3.97 MFLOP per LR pixel; its ``mixed_bfloat16`` copy, 4104 bytes.
     """
     return _cost_per_pixel(lambda x: model(x, training=False), 3)
 
 
 def tail_cost(split: UpsamplerSplit) -> ModelCost:
     """``model_cost`` of a split model's upsampler, per pixel of the features it upsamples."""
-    return _cost_per_pixel(split.run_tail, split.channels)
+    return _cost_per_pixel(split.run_tail, split.channels, split.body.outputs[0].dtype)
 
 
-def _cost_per_pixel(forward: Callable, channels: int) -> ModelCost:
-    (p1, f1) = _graph_stats(forward, 32, channels)
-    (p2, f2) = _graph_stats(forward, 48, channels)
+def _cost_per_pixel(forward: Callable, channels: int, dtype="float32") -> ModelCost:
+    dtype = tf.as_dtype(dtype)
+    (p1, f1) = _graph_stats(forward, 32, channels, dtype)
+    (p2, f2) = _graph_stats(forward, 48, channels, dtype)
     pixels = 48 * 48 - 32 * 32
     return ModelCost(max(p2 - p1, 0) / pixels, max(f2 - f1, 0) / pixels)
 
@@ -304,7 +313,8 @@ class TiledUpscaler:
     ``tile=None`` sizes tiles automatically from ``max_memory`` (bytes or text like ``"1.5GB"``;
     default 2 GB), meant for the whole process: TensorFlow and the model (``runtime_bytes``), the
     model's activations for one call, and the image buffers.  With an explicit
-    ``tile``, ``max_memory`` is only enforced when it was given.
+    ``tile``, ``max_memory`` is only enforced when it was given.  ``precision``: ``float32``,
+    ``bfloat16`` or ``auto`` (bfloat16 where the CPU computes it natively; ``sr_tf.precision``).
     """
 
     model: keras.Model
@@ -313,6 +323,7 @@ class TiledUpscaler:
     overlap: int = DEFAULT_OVERLAP
     max_memory: int | str | None = None
     ensemble: bool = False
+    precision: str = "float32"
     _functions: dict = field(default_factory=dict, init=False, repr=False)
     _cost: ModelCost | None = field(default=None, init=False, repr=False)
     _net: keras.Model | None = field(default=None, init=False, repr=False)
@@ -321,7 +332,10 @@ class TiledUpscaler:
 
     def __post_init__(self):
         check_tiling(self.tile, self.overlap)
-        self._split = split_at_upsampler(self.model)
+        self.precision = resolve_precision(self.precision)
+        # The model that runs: ``model`` itself in float32, a mixed_bfloat16 copy in bfloat16.
+        self._compute_model = model_in_precision(self.model, self.precision)
+        self._split = split_at_upsampler(self._compute_model)
         if self._split is None:
             self.net  # noqa: B018 -- build it now, not while a tf.function traces _forward
         release_memory_promptly()
@@ -344,7 +358,7 @@ class TiledUpscaler:
         """The model for inference (``fast_inference_model``), built on first use: a model run
         in strips never needs the whole-model copy except to count its FLOPs."""
         if self._net is None:
-            self._net = fast_inference_model(self.model)
+            self._net = fast_inference_model(self._compute_model)
         return self._net
 
     @property
@@ -371,8 +385,16 @@ class TiledUpscaler:
 
     @property
     def runtime_bytes(self) -> int:
-        """Memory set aside for Python, TensorFlow and the model's weights."""
-        return RUNTIME_RESERVE + 2 * 4 * self.model.count_params()
+        """Memory set aside for Python, TensorFlow and the model's weights.
+
+        bfloat16 adds the float32 copy's variables and their bfloat16 casts per call.
+        """
+        per_param = 2 * 4 + (0 if self.precision == "float32" else 4 + 2)
+        return RUNTIME_RESERVE + per_param * self.model.count_params()
+
+    def call_bytes(self, tile_h: int, tile_w: int) -> float:
+        """Estimated memory of one model call on one tile (used by sr_tf.export's plan)."""
+        return self._tile_bytes(tile_h, tile_w)
 
     def _tile_bytes(self, tile_h: int, tile_w: int, batch: int = 1, group: int = 1) -> float:
         out = self.scale**2 * 3 * 4  # float32 output bytes per LR pixel
@@ -383,7 +405,8 @@ class TiledUpscaler:
         n = batch * group
         # The body's peak, or later: its features, the finished strips, their concatenation and
         # its transpose; then the NumPy copy.  Plus one strip of the upsampler with its margins.
-        held = max(body.bytes_per_lr_pixel, self._split.channels * 4 + 3 * out)
+        feature_bytes = self._split.channels * tf.as_dtype(self._split.body.outputs[0].dtype).size
+        held = max(body.bytes_per_lr_pixel, feature_bytes + 3 * out)
         rows = self.strip_rows(tile_h, tile_w, n) + 2 * self._split.radius
         strip = tail.bytes_per_lr_pixel * min(rows, tile_h) * tile_w * n
         return (held * tile_h * tile_w * n + strip) * MEMORY_SAFETY + (

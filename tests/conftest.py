@@ -61,3 +61,63 @@ def tiny_edsr():
         return build_model("edsr-baseline", scale, num_blocks=1, num_features=8)
 
     return make
+
+
+TINY = {"num_blocks": 1, "num_features": 8}  # a tiny generator for training tests
+
+
+def tiny_pixel_config(steps: int, **changes):
+    """A stage-1 config of a tiny x2 EDSR on 16-pixel patches, validating and saving every 2."""
+    from sr_tf.training import TrainConfig
+
+    fields = dict(
+        model="edsr-baseline",
+        scale=2,
+        steps=steps,
+        batch_size=2,
+        patch_size=16,
+        validate_every=2,
+        checkpoint_every=2,
+        log_every=1,
+        seed=3,
+        model_overrides=TINY,
+    )
+    return TrainConfig(**{**fields, **changes})
+
+
+def tiny_gan_config(init: str, **changes):
+    """A GAN config of a tiny x4 EDSR (from ``init``) and a tiny discriminator, MSE content."""
+    from sr_tf.gan_training import GanConfig
+
+    fields = dict(
+        model="edsr-baseline",
+        scale=4,
+        steps=2,
+        batch_size=2,
+        patch_size=24,
+        d_features=4,
+        d_dense=8,
+        content_loss="mse",
+        init=init,
+        model_overrides=TINY,
+        checkpoint_every=100,
+        log_every=1,
+    )
+    return GanConfig(**{**fields, **changes})
+
+
+def tiny_weights(path, scale: int = 2) -> list[np.ndarray]:
+    """The weights in a tiny EDSR's .weights.h5 file."""
+    from sr_tf.models import build_model
+
+    model = build_model("edsr-baseline", scale, **TINY)
+    model.load_weights(str(path))
+    return model.get_weights()
+
+
+@pytest.fixture
+def held_out_sources(image_folder):
+    """``image_folder`` split into training images and 2 validation images."""
+    from sr_tf.data import folder_source, split_validation
+
+    return split_validation(folder_source(image_folder), 2)

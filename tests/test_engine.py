@@ -3,7 +3,6 @@ EMA weights (exact, checkpointed, what users get) and training precision (exact 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 
@@ -12,78 +11,47 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_tf.data import folder_source, split_validation, training_dataset
+from sr_tf.data import folder_source, training_dataset
 from sr_tf.engine import Engine, RunConfig
 from sr_tf.errors import UserError
 from sr_tf.gan_training import GanConfig, gan_engine
 from sr_tf.models import build_model
 from sr_tf.training import PixelStage, TrainConfig
 from sr_tf.weights import load_generator_weights
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY, tiny_gan_config, tiny_pixel_config, tiny_weights
 
 LEGACY = REPO / "tests" / "data" / "legacy_runs"
-TINY = {"num_blocks": 1, "num_features": 8}
-
-
-def _config(steps: int, **kw) -> TrainConfig:
-    base = dict(
-        model="edsr-baseline",
-        scale=2,
-        steps=steps,
-        batch_size=2,
-        patch_size=16,
-        validate_every=2,
-        checkpoint_every=2,
-        log_every=1,
-        seed=3,
-        model_overrides=TINY,
-    )
-    return TrainConfig(**{**base, **kw})
-
-
-def _from_run(cls, folder, **changes):
-    record = json.loads((folder / "run.json").read_text())
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{**{k: v for k, v in record.items() if k in names}, **changes})
-
-
-def _h5(path) -> list[np.ndarray]:
-    model = build_model("edsr-baseline", 2, **TINY)
-    model.load_weights(str(path))
-    return model.get_weights()
-
-
-@pytest.fixture
-def sources(image_folder):
-    return split_validation(folder_source(image_folder), 1)
+_config = tiny_pixel_config
 
 
 @pytest.mark.parametrize("stage", ["pixel", "gan"])
-def test_run_folders_written_before_the_engine_resume(tmp_path, sources, stage):
+def test_run_folders_written_before_the_engine_resume(tmp_path, held_out_sources, stage):
     """tests/data/legacy_runs was written by the pre-engine code (its README): both resume at
     step 2 with every network and optimizer restored, and train on to step 4."""
     run = tmp_path / stage
     shutil.copytree(LEGACY / stage, run)
-    old_weights = _h5(run / "last.weights.h5")
+    old_weights = tiny_weights(run / "last.weights.h5")
     cls = TrainConfig if stage == "pixel" else GanConfig
-    config = _from_run(cls, run, steps=4)
+    config = cls.from_run(run, steps=4)
     engine = Engine(PixelStage(config), run) if stage == "pixel" else gan_engine(config, run)
     assert int(engine.step.numpy()) == 2  # restored (assert_existing_objects_matched passed)
     for a, b in zip(engine.generator.get_weights(), old_weights):
         np.testing.assert_array_equal(a, b)
-    train, val = sources
+    train, val = held_out_sources
     summary = engine.fit(train, val)
     assert summary["step"] == 4 and np.isfinite(summary["best_psnr"])
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
-    assert any(not np.array_equal(a, b) for a, b in zip(_h5(run / "last.weights.h5"), old_weights))
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(tiny_weights(run / "last.weights.h5"), old_weights)
+    )
     record = json.loads((run / "run.json").read_text())
     assert record["precision"] == "float32" and record["ema"] == 0.0 and record["stage"] == stage
     with pytest.raises(UserError, match="different run.*precision"):
         Engine(PixelStage(_config(4, precision="mixed_bfloat16")), LEGACY / "pixel")
 
 
-def test_a_run_folder_that_does_not_write(tmp_path, sources):
-    train, val = sources
+def test_a_run_folder_that_does_not_write(tmp_path, held_out_sources):
+    train, val = held_out_sources
     summary = Engine(PixelStage(_config(2)), tmp_path / "run", writes=False).fit(train, val)
     assert summary["step"] == 2 and np.isfinite(summary["best_psnr"])
     assert not (tmp_path / "run").exists()
@@ -120,8 +88,8 @@ def test_ema_averages_the_trained_weights_and_is_what_users_get(tmp_path, image_
     assert any(not np.allclose(g, r) for g, r in zip(got, raw_steps[-1]))
 
 
-def test_ema_is_checkpointed_saved_and_resumes_exactly(tmp_path, sources):
-    train, val = sources
+def test_ema_is_checkpointed_saved_and_resumes_exactly(tmp_path, held_out_sources):
+    train, val = held_out_sources
     straight = Engine(PixelStage(_config(4, ema=0.9)), tmp_path / "straight")
     straight.fit(train, val)
     Engine(PixelStage(_config(4, ema=0.9)), tmp_path / "resumed").fit(train, val, until=2)
@@ -138,15 +106,15 @@ def test_ema_is_checkpointed_saved_and_resumes_exactly(tmp_path, sources):
     from_folder = build_model("edsr-baseline", 2, **TINY)
     load_generator_weights(from_folder, tmp_path / "resumed")  # --weights/--init a run folder
     ema = resumed.ema_generator.get_weights()
-    for got in (_h5(tmp_path / "resumed" / "last.weights.h5"), from_folder.get_weights()):
+    for got in (tiny_weights(tmp_path / "resumed" / "last.weights.h5"), from_folder.get_weights()):
         for a, b in zip(got, ema):
             np.testing.assert_array_equal(a, b)
     with pytest.raises(UserError, match="different run.*ema"):
         Engine(PixelStage(_config(4, ema=0.99)), tmp_path / "resumed")
 
 
-def test_mixed_bfloat16_resumes_exactly_and_is_recorded(tmp_path, sources):
-    train, val = sources
+def test_mixed_bfloat16_resumes_exactly_and_is_recorded(tmp_path, held_out_sources):
+    train, val = held_out_sources
     straight = Engine(PixelStage(_config(4, precision="mixed_bfloat16")), tmp_path / "straight")
     assert straight.stage.generator.layers[1].compute_dtype == "bfloat16"
     assert straight.stage.generator.layers[1].variable_dtype == "float32"
@@ -167,9 +135,9 @@ def test_mixed_bfloat16_resumes_exactly_and_is_recorded(tmp_path, sources):
         Engine(PixelStage(_config(4)), tmp_path / "resumed")
 
 
-def test_mixed_float16_uses_loss_scaling_and_trains(tmp_path, sources):
+def test_mixed_float16_uses_loss_scaling_and_trains(tmp_path, held_out_sources):
     """Correctness only: this CPU runs float16 slowly; the option is meant for GPUs."""
-    train, val = sources
+    train, val = held_out_sources
     engine = Engine(PixelStage(_config(2, precision="mixed_float16")), tmp_path / "run")
     assert isinstance(engine.stage.optimizer, keras.optimizers.LossScaleOptimizer)
     before = engine.stage.generator.get_weights()
@@ -185,21 +153,8 @@ def test_mixed_float16_uses_loss_scaling_and_trains(tmp_path, sources):
 
 def test_gan_stage_in_mixed_bfloat16_keeps_losses_float32(tmp_path, image_folder):
     stage1 = tmp_path / "g.weights.h5"
-    build_model("edsr-baseline", 2, **TINY).save_weights(str(stage1))
-    config = GanConfig(
-        model="edsr-baseline",
-        scale=2,
-        steps=2,
-        batch_size=2,
-        patch_size=16,
-        d_features=4,
-        d_dense=8,
-        content_loss="mse",
-        init=str(stage1),
-        model_overrides=TINY,
-        precision="mixed_bfloat16",
-        ema=0.9,
-    )
+    build_model("edsr-baseline", 4, **TINY).save_weights(str(stage1))
+    config = tiny_gan_config(str(stage1), precision="mixed_bfloat16", ema=0.9)
     engine = gan_engine(config, tmp_path / "gan")
     assert engine.stage.discriminator.layers[-1].compute_dtype == "bfloat16"
     summary = engine.fit(folder_source(image_folder))

@@ -276,3 +276,68 @@ def test_cli_scale_comes_from_the_shipped_model(tmp_path, capsys, cli_on_path):
     assert "blocker" in err
     code, err = _run_main(["--data", str(good), "--model", "edsr-x4", "--num-blocks", "8"], capsys)
     assert code == 2 and "--num-blocks" in err, err
+
+
+def test_bfloat16_scores_close_to_float32(
+    tmp_path, capsys, cli_on_path, mixed_folder, tiny_weights
+):
+    from sr_tf.models import build_model
+    from sr_tf.weights import load_generator_weights
+
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    load_generator_weights(model, tiny_weights)
+    f32 = evaluate_folder(mixed_folder, 2, model)
+    bf16 = evaluate_folder(mixed_folder, 2, model, precision="bfloat16")
+    assert bf16.mean("psnr") == pytest.approx(f32.mean("psnr"), abs=0.05)
+    assert bf16.mean("bicubic_psnr") == f32.mean("bicubic_psnr")
+    argv = [
+        "--data", str(mixed_folder), "--scale", "2", "--model", "edsr-baseline",
+        "--weights", str(tiny_weights), "--num-blocks", "1", "--num-features", "8",
+        "--precision", "bfloat16", "--json", str(tmp_path / "bf16.json"),
+    ]  # fmt: skip
+    code, err = _run_main(argv, capsys)
+    assert code == 0, err
+    record = json.loads((tmp_path / "bf16.json").read_text())
+    assert record["method"] == "edsr-baseline bfloat16"
+    assert record["mean"]["psnr"] == pytest.approx(bf16.mean("psnr"), abs=1e-9)
+
+
+def test_niqe_of_output_bicubic_and_hr_in_table_json_and_csv(tmp_path, tiny_weights):
+    from sr_tf.models import build_model
+    from sr_tf.niqe import niqe
+    from sr_tf.weights import load_generator_weights
+
+    folder = tmp_path / "hr"
+    write_image(folder / "a.png", smooth_image(110, 121, seed=1))
+    write_image(folder / "grey.png", smooth_image(104, 130, seed=2)[:, :, :1])
+    model = build_model("edsr-baseline", 2, num_blocks=1, num_features=8)
+    load_generator_weights(model, tiny_weights)
+    result = evaluate_folder(folder, 2, model, metrics=["psnr", "niqe"])
+    first = result.images[0]
+    hr = read_image(folder / "a.png")[:110, :120]
+    assert first.hr_niqe == pytest.approx(niqe(hr, shave=2))  # the same border cut as PSNR
+    assert first.bicubic_niqe != first.niqe and first.niqe is not None
+    data = json.loads(write_json(result, tmp_path / "r.json").read_text())
+    assert {"niqe", "bicubic_niqe", "hr_niqe"} <= set(data["mean"])
+    assert data["mean"]["hr_niqe"] == pytest.approx(result.mean("hr_niqe"))
+    rows = list(csv.reader(write_csv(result, tmp_path / "r.csv").open()))
+    assert rows[0][-3:] == ["niqe", "bicubic_niqe", "hr_niqe"] and rows[-1][0] == "mean"
+    table = format_table(result, per_image=True).splitlines()
+    assert table[1].split()[-5:] == ["NIQE", "bicubic", "NIQE", "HR", "NIQE"]
+    assert float(table[-1].split()[-1]) == pytest.approx(result.mean("hr_niqe"), abs=1e-3)
+    bicubic = evaluate_folder(folder, 2, metrics=("niqe",))  # bicubic: its own and HR's
+    assert bicubic.mean("niqe") == pytest.approx(result.mean("bicubic_niqe"))
+    assert set(bicubic.to_dict()["mean"]) == {"psnr", "ssim", "niqe", "hr_niqe"}
+    plain = evaluate_folder(folder, 2).to_dict()  # without --metrics niqe: no NIQE keys
+    assert "niqe" not in plain["mean"] and "hr_niqe" not in plain["images"][0]
+
+
+def test_cli_metrics_one_liners(tmp_path, capsys, cli_on_path):
+    good = tmp_path / "good"
+    write_image(good / "a.png", smooth_image(40, 40))
+    for argv, message in [
+        (["--data", str(good), "--metrics", "psnr,lpips"], "unknown metric 'lpips'"),
+        (["--data", str(good), "--scale", "2", "--metrics", "niqe"], "a.png is too small for NIQE"),
+    ]:
+        code, err = _run_main(argv, capsys)
+        assert code == 2 and len(err.splitlines()) == 1 and message in err, err

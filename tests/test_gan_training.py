@@ -20,9 +20,7 @@ from sr_tf.imageio import write_image
 from sr_tf.losses import GAN_LOSSES, RANDOM_VGG
 from sr_tf.models import build_model
 from sr_tf.weights import save_weights_atomic
-from tests.conftest import REPO, smooth_image
-
-TINY = {"num_blocks": 1, "num_features": 8}
+from tests.conftest import REPO, TINY, smooth_image, tiny_gan_config
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +43,7 @@ def stage1(tmp_path_factory):
 
 
 def tiny(stage1, **changes) -> GanConfig:
-    fields = dict(
-        model="edsr-baseline",
-        scale=4,
-        steps=2,
-        batch_size=2,
-        patch_size=24,
-        d_features=4,
-        d_dense=8,
-        content_loss="mse",
-        init=stage1["edsr-baseline"],
-        model_overrides=TINY,
-        checkpoint_every=100,
-        log_every=1,
-    )
-    return GanConfig(**{**fields, **changes})
+    return tiny_gan_config(**{"init": stage1["edsr-baseline"], **changes})
 
 
 def test_content_spec_and_recipes():

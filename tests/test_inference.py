@@ -231,6 +231,36 @@ def test_upsampler_strips_buy_large_tiles_within_the_default_budget():
     assert up.plan(384, 512).whole  # a 0.2-megapixel input now runs as one tile
 
 
+def test_bfloat16_activations_buy_larger_tiles():
+    # Same model, same 2 GB budget: bfloat16 activations take half the bytes of float32 ones.
+    model = build_model("edsr-baseline", 4)
+    f32 = TiledUpscaler(model, 4, precision="float32")
+    bf16 = TiledUpscaler(model, 4, precision="bfloat16")
+    assert bf16.split is not None and bf16.split.body.outputs[0].dtype == "bfloat16"
+    assert bf16.split_costs[1].bytes_per_lr_pixel == f32.split_costs[1].bytes_per_lr_pixel / 2
+    assert bf16.split_costs[0].bytes_per_lr_pixel < 0.6 * f32.split_costs[0].bytes_per_lr_pixel
+    assert bf16.runtime_bytes > f32.runtime_bytes  # the bfloat16 copy of the model
+    small, large = f32.plan(1356, 2040), bf16.plan(1356, 2040)
+    assert large.tile_h * large.tile_w > 1.5 * small.tile_h * small.tile_w
+    assert large.count < small.count and large.estimated_bytes <= 2 * GB
+
+
+def test_bfloat16_tiles_on_a_real_photo(photo):
+    model = tiny("edsr-baseline", 4)
+    reference = to_uint8(TiledUpscaler(model, 4).upscale(photo)).astype(int)
+    whole_up = TiledUpscaler(model, 4, precision="bfloat16")
+    assert whole_up.precision == "bfloat16" and whole_up.plan(96, 96).whole
+    whole = to_uint8(whole_up.upscale(photo)).astype(int)
+    tiled = to_uint8(
+        TiledUpscaler(model, 4, tile=64, overlap=20, precision="bfloat16").upscale(photo)
+    ).astype(int)
+    assert np.abs(tiled - whole).max() <= 1  # tiles and strips: bfloat16 rounding only
+    diff = np.abs(whole - reference)
+    assert 0 < diff.mean() < 0.5 and diff.max() <= 4, (diff.mean(), diff.max())
+    with pytest.raises(UserError, match="unknown precision"):
+        TiledUpscaler(model, 4, precision="half")
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 def test_freed_tile_memory_goes_back_to_the_os():
     assert release_memory_promptly() and release_memory_promptly()  # once, then remembered

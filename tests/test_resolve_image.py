@@ -102,6 +102,22 @@ def test_single_image_to_a_file_with_ensemble(tmp_path, cli):
     assert read_image(target).shape == (60, 40, 3)
 
 
+def test_bfloat16_precision(tmp_path, cli):
+    import resolve_image
+    from sr_tf.precision import PRECISIONS
+
+    assert resolve_image.PRECISIONS == PRECISIONS
+    write_image(tmp_path / "in.png", smooth_image(30, 20))
+    for precision in ("float32", "bfloat16"):
+        target = tmp_path / f"{precision}.png"
+        code, lines = cli(str(tmp_path / "in.png"), "-o", str(target), "--precision", precision)
+        assert code == 0 and not lines
+    f32 = read_image(tmp_path / "float32.png").astype(int)
+    bf16 = read_image(tmp_path / "bfloat16.png").astype(int)
+    assert f32.shape == bf16.shape == (60, 40, 3)
+    assert np.abs(f32 - bf16).mean() < 0.5 and np.abs(f32 - bf16).max() <= 4
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -8,44 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_tf.data import folder_source, split_validation
 from sr_tf.distribute import get_strategy
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
 from sr_tf.training import TrainConfig, train_pixel
-
-TINY = {"num_blocks": 1, "num_features": 8}
+from tests.conftest import TINY, tiny_pixel_config, tiny_weights
 
 
 def _config(steps: int, **kw) -> TrainConfig:
-    base = dict(
-        model="edsr-baseline",
-        scale=2,
-        steps=steps,
-        batch_size=2,
-        patch_size=16,
-        validate_every=2,
-        checkpoint_every=2,
-        log_every=1,
-        seed=3,
-        model_overrides=TINY,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_pixel_config(steps, **kw)
 
 
-def _weights(path) -> list[np.ndarray]:
-    model = build_model("edsr-baseline", 2, **TINY)
-    model.load_weights(str(path))
-    return model.get_weights()
-
-
-@pytest.fixture
-def sources(image_folder):
-    return split_validation(folder_source(image_folder), 2)
-
-
-def test_training_writes_weights_checkpoints_and_summaries(tmp_path, sources):
-    train, val = sources
+def test_training_writes_weights_checkpoints_and_summaries(tmp_path, held_out_sources):
+    train, val = held_out_sources
     summary = train_pixel(_config(4), train, val, tmp_path / "run")
     run = tmp_path / "run"
     assert summary["step"] == 4 and np.isfinite(summary["best_psnr"]) and summary["best_psnr"] > 5
@@ -60,36 +35,36 @@ def test_training_writes_weights_checkpoints_and_summaries(tmp_path, sources):
     initial = build_model("edsr-baseline", 2, **TINY)
     assert not all(
         np.array_equal(a, b)
-        for a, b in zip(initial.get_weights(), _weights(run / "last.weights.h5"))
+        for a, b in zip(initial.get_weights(), tiny_weights(run / "last.weights.h5"))
     )
 
 
-def test_resume_is_exact_and_seed_repeatable(tmp_path, sources):
-    train, val = sources
+def test_resume_is_exact_and_seed_repeatable(tmp_path, held_out_sources):
+    train, val = held_out_sources
     train_pixel(_config(4), train, val, tmp_path / "straight")
     train_pixel(_config(2), train, val, tmp_path / "resumed")
     summary = train_pixel(_config(4), train, val, tmp_path / "resumed")  # same command, more steps
     assert summary["step"] == 4
     straight, resumed = (
-        _weights(tmp_path / "straight/last.weights.h5"),
-        _weights(tmp_path / "resumed/last.weights.h5"),
+        tiny_weights(tmp_path / "straight/last.weights.h5"),
+        tiny_weights(tmp_path / "resumed/last.weights.h5"),
     )
     assert all(np.allclose(a, b, rtol=0, atol=1e-7) for a, b in zip(straight, resumed))
     again = train_pixel(_config(4), train, val, tmp_path / "straight")  # finished: nothing to do
     assert again["step"] == 4
 
 
-def test_a_different_run_in_the_same_folder_is_refused(tmp_path, sources):
-    train, val = sources
+def test_a_different_run_in_the_same_folder_is_refused(tmp_path, held_out_sources):
+    train, val = held_out_sources
     train_pixel(_config(2), train, val, tmp_path / "run")
     with pytest.raises(UserError, match="different run"):
         train_pixel(_config(2, scale=3, patch_size=18), train, val, tmp_path / "run")
 
 
-def test_mirrored_strategy_trains(tmp_path, sources):
-    train, val = sources
+def test_mirrored_strategy_trains_with_ema(tmp_path, held_out_sources):
+    train, val = held_out_sources
     summary = train_pixel(
-        _config(2), train, None, tmp_path / "run", strategy=get_strategy("mirrored")
+        _config(2, ema=0.9), train, None, tmp_path / "run", strategy=get_strategy("mirrored")
     )
     assert summary["step"] == 2 and (tmp_path / "run" / "best.weights.h5").exists()
 

@@ -32,6 +32,25 @@ def test_strips_give_the_models_output(name, scale):
         np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["edsr-baseline", "srresnet"])
+def test_strips_of_a_bfloat16_model(name):
+    from sr_tf.precision import model_in_precision
+
+    model = model_in_precision(perturbed(name, 4), "bfloat16")
+    split = split_at_upsampler(model)
+    assert split is not None and split.body.outputs[0].dtype == "bfloat16"
+    # The swapped few-filter output layer keeps the bfloat16 policy; the last layer is float32.
+    assert [type(layer) for layer in split.tail].count(FewFilterConv2D) == 1
+    assert all(layer.compute_dtype == "bfloat16" for layer in split.tail[:-1])
+    assert split.tail[-1].compute_dtype == "float32"
+    x = np.random.default_rng(0).random((1, 23, 17, 3)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    out = upscale_in_strips(split, tf.constant(x), tf.constant(5), 4)
+    assert out.dtype == tf.float32
+    np.testing.assert_allclose(out.numpy(), expected, atol=2e-2)
+    assert np.abs(out.numpy() - expected).mean() < 1e-3
+
+
 def test_the_margin_is_what_makes_strips_exact():
     model = perturbed("srresnet", 4)
     split = split_at_upsampler(model)

@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""The tensorflow-gan objective study: one SRGAN fine-tuning per --gan-loss, same everything else.
+
+    python scripts/gan_study.py --output runs/gan_study            # train all six, resumably
+    python scripts/gan_study.py --output runs/gan_study --only modified hinge
+    python scripts/gan_study.py --output runs/gan_study --dry-run  # print the commands only
+
+Every objective starts from the same stage-1 generator with the same data, seed, recipe and
+budget; each run is an ordinary `train.py --stage gan` run folder (runs/gan_study/<objective>),
+so rerunning this script resumes every unfinished run where its last checkpoint left it and
+skips finished ones. The study's report (table, perception-distortion plot, picture grid) is
+made from these folders afterwards (docs/gan.md says how).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+OBJECTIVES = ("modified", "least-squares", "hinge", "relativistic", "wasserstein-gp", "minimax")
+TRAINING_FOLDERS = ("T91", "BSD200", "General100", "BSDS500-test200")
+
+# The study's budget on a 2-core CPU (docs/gan.md): batch 8 of 96x96 HR patches, a discriminator
+# half as wide as the paper's (32 first-layer features, 256 dense units), 1,000 generator updates.
+STUDY_OPTIONS = {
+    "--recipe": "mse-gan",
+    "--batch-size": "8",
+    "--patch-size": "96",
+    "--d-features": "32",
+    "--d-dense": "256",
+    "--seed": "0",
+    "--validate-every": "250",
+    "--checkpoint-every": "50",
+    "--keep-checkpoints": "25",
+    "--log-every": "10",
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--output", default="runs/gan_study", help="one run folder per objective here")
+    p.add_argument("--steps", type=int, default=1000, help="generator updates per objective")
+    p.add_argument("--only", nargs="+", choices=OBJECTIVES, help="train these objectives only")
+    p.add_argument(
+        "--init",
+        default=str(REPO / "sr_tf" / "shipped" / "srresnet-x4.weights.h5"),
+        help="the stage-1 generator every objective starts from",
+    )
+    p.add_argument(
+        "--data",
+        nargs="+",
+        default=[str(DATA / name) for name in TRAINING_FOLDERS],
+        help="training image folders",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the training commands only")
+    return p.parse_args(argv)
+
+
+def training_command(objective: str, args: argparse.Namespace) -> list[str]:
+    """The train.py command line of one objective's run."""
+    options = [item for pair in STUDY_OPTIONS.items() for item in pair]
+    return [
+        sys.executable,
+        str(REPO / "train.py"),
+        *args.data,
+        "--stage",
+        "gan",
+        "--model",
+        "srresnet",
+        "--scale",
+        "4",
+        "--gan-loss",
+        objective,
+        "--init",
+        args.init,
+        "--steps",
+        str(args.steps),
+        *options,
+        "--output",
+        str(Path(args.output) / objective),
+    ]
+
+
+def finished(folder: Path, steps: int) -> bool:
+    """True when the run's newest checkpoint (from the checkpoint index file) is at ``steps``."""
+    state = folder / "checkpoints" / "checkpoint"
+    if not state.is_file():
+        return False
+    newest = re.search(r'model_checkpoint_path: ".*ckpt-(\d+)"', state.read_text())
+    return newest is not None and int(newest.group(1)) >= steps
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    missing = [d for d in args.data if not Path(d).is_dir()]
+    if missing:
+        print(f"error: training folder not found: {missing[0]}", file=sys.stderr)
+        return 2
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    status = {}
+    for objective in args.only or OBJECTIVES:
+        command = training_command(objective, args)
+        folder = Path(args.output) / objective
+        if args.dry_run:
+            print(" ".join(command))
+            continue
+        if finished(folder, args.steps):
+            print(f"{objective}: finished ({args.steps} steps)")
+            status[objective] = "finished"
+            continue
+        print(f"{objective}: training ({' '.join(command[1:])})", flush=True)
+        result = subprocess.run(command, cwd=REPO)
+        status[objective] = "finished" if result.returncode == 0 else f"exit {result.returncode}"
+        if result.returncode != 0:
+            print(f"{objective}: train.py exited with {result.returncode}", file=sys.stderr)
+    if status:
+        print(json.dumps(status, indent=1))
+    return 0 if all(v == "finished" for v in status.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
