@@ -41,6 +41,8 @@ from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, write_image
 
 log = logging.getLogger(__name__)
 
+_LAST_ELEMENT = 2**62  # "endless" (and far from int64 overflow when sharded)
+
 
 @dataclass
 class ImageSource:
@@ -381,6 +383,38 @@ def _degradation_for(source: ImageSource, degradation: str | Degradation) -> Deg
     return degrade
 
 
+def replica_elements(
+    start_element: int, global_batch: int, context: tf.distribute.InputContext | None = None
+) -> tuple[tf.data.Dataset, int]:
+    """The element indices one input pipeline reads, and its per-replica batch size.
+
+    Global batch ``k`` is elements ``start + k*B ... start + k*B + B-1``; replica ``r`` of
+    ``R`` takes the ``r``-th slice of ``B/R`` of it.  A pipeline (worker ``w`` of ``W``) feeds
+    replicas ``w*L ... w*L+L-1`` (``L = R/W``) with one batch each in turn, the order in which
+    ``tf.distribute`` hands a worker's batches to its local replicas.  So any split of the
+    same global batch over workers and replicas trains on exactly the same patches.
+    """
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.data.Dataset.range(start_element, _LAST_ELEMENT), global_batch
+    replicas, pipelines = context.num_replicas_in_sync, context.num_input_pipelines
+    if global_batch % replicas:
+        raise UserError(
+            f"--batch-size {global_batch} is not a multiple of the {replicas} replicas "
+            "(the global batch is split evenly across them)"
+        )
+    if replicas % pipelines:
+        raise UserError(f"{replicas} replicas cannot be split evenly over {pipelines} workers")
+    per_replica, local = global_batch // replicas, replicas // pipelines
+    first = context.input_pipeline_id * local
+
+    def to_global(i):
+        batch, j = i // per_replica, i % per_replica
+        step, replica = batch // local, first + batch % local
+        return start_element + step * global_batch + replica * per_replica + j
+
+    return tf.data.Dataset.range(0, _LAST_ELEMENT).map(to_global), per_replica
+
+
 def training_dataset(
     source: ImageSource,
     scale: int,
@@ -391,16 +425,20 @@ def training_dataset(
     augment: bool = True,
     cache: bool = False,
     degradation: str | Degradation = "bicubic",
+    input_context: tf.distribute.InputContext | None = None,
 ) -> tf.data.Dataset:
     """Endless batches of (lr [B, p/s, p/s, 3], hr [B, p, p, 3]) float32 patches in [0, 1].
 
     For an HR-only source, LR is ``degradation`` of the HR patch and enough context around it
     (the kernel's ``margin``, the image's edge padded by the degradation's own rule), so the LR
-    patch equals the same crop of the degraded whole image.
+    patch equals the same crop of the degraded whole image.  With ``input_context``
+    (``Strategy.distribute_datasets_from_function``), ``batch_size`` is the global batch and
+    this pipeline yields its replicas' slices of it (see ``replica_elements``).
     """
     degrade = _degradation_for(source, degradation)
     if hr_patch % scale:
         raise UserError(f"patch size {hr_patch} is not a multiple of the scale {scale}")
+    elements, batch_size = replica_elements(start_element, batch_size, input_context)
     source = _usable_for_patches(source, scale, hr_patch)
     lr_patch = hr_patch // scale
     n = len(source)
@@ -451,8 +489,7 @@ def training_dataset(
     options = tf.data.Options()
     options.deterministic = True
     return (
-        tf.data.Dataset.range(start_element, np.iinfo(np.int64).max)
-        .map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        elements.map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
         .with_options(options)
@@ -510,6 +547,7 @@ __all__ = [
     "combine_sources",
     "folder_source",
     "paired_source",
+    "replica_elements",
     "resolve_source",
     "split_validation",
     "tfds_to_folder",

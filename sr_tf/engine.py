@@ -14,7 +14,8 @@ one output folder::
 Running the same command on the same folder resumes from the newest checkpoint.  Because the
 data pipeline is a pure function of (seed, element index), a resumed run sees exactly the
 batches an uninterrupted run would have seen.  Every file the run writes goes through one
-``RunFolder``, whose ``writes`` flag turns writing off (e.g. on non-chief workers).
+``RunFolder``, whose ``writes`` flag turns writing off: in a multi-worker run only the chief
+writes (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import json
 import logging
 import math
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +37,17 @@ import tensorflow as tf
 
 from sr_tf.data import ImageSource, training_dataset, validation_dataset
 from sr_tf.degradations import degradation_spec
+from sr_tf.distribute import (
+    LOST_WORKER_ERRORS,
+    Preempted,
+    WorkerRole,
+    check_same_step,
+    preemption_handler,
+    remove_scratch_dir,
+    scratch_checkpoint_dir,
+    synchronize_batch_norm,
+    worker_role,
+)
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
 from sr_tf.imageio import to_uint8
@@ -122,17 +133,6 @@ class RunConfig:
             raise UserError("--ema must be in [0, 1), e.g. 0.999 (0: off)")
 
 
-def get_strategy(name: str) -> tf.distribute.Strategy:
-    """'default' (one device), 'mirrored' (all local GPUs, or the CPU), 'multiworker' (TF_CONFIG)."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise UserError(f"unknown --distribute {name!r}; choose default, mirrored or multiworker")
-
-
 @contextlib.contextmanager
 def precision_policy(precision: str) -> Iterator[None]:
     """Layers built inside compute in ``precision`` (their variables stay float32)."""
@@ -163,12 +163,21 @@ def scale_loss(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Ten
 class Progress:
     """A progress bar on a terminal, plain log lines otherwise (nohup, CI)."""
 
-    def __init__(self, total: int, start: int, every: int, stateful: tuple[str, ...] = ()):
-        self.total, self.start, self.every = total, start, every
+    def __init__(
+        self,
+        total: int,
+        start: int,
+        every: int,
+        stateful: tuple[str, ...] = (),
+        show: bool = True,
+    ):
+        self.total, self.start, self.every, self.show = total, start, every, show
         self.t0 = time.perf_counter()
         shown = ["loss", "steps/s", "lr", "val_psnr", *stateful]  # shown as is, not averaged
         self.bar = (
-            keras.utils.Progbar(total, stateful_metrics=shown) if sys.stdout.isatty() else None
+            keras.utils.Progbar(total, stateful_metrics=shown)
+            if show and sys.stdout.isatty()
+            else None
         )
         if self.bar is not None:
             self.bar.update(start)
@@ -181,7 +190,7 @@ class Progress:
         values = {**values, "steps/s": rate}
         if self.bar is not None:
             self.bar.update(step, list(values.items()))
-        elif step % self.every == 0 or step == self.total:
+        elif self.show and (step % self.every == 0 or step == self.total):
             left = (self.total - step) / rate if rate > 0 else float("nan")
             text = " ".join(f"{k}={v:.4g}" for k, v in values.items())
             print(f"step {step}/{self.total} {text} eta={_duration(left)}", flush=True)
@@ -216,8 +225,10 @@ class RunFolder:
     resumes from this folder's checkpoints.
     """
 
-    def __init__(self, path: str | Path, writes: bool = True):
+    def __init__(self, path: str | Path, writes: bool = True, role: WorkerRole | None = None):
         self.path, self.writes = Path(path), writes
+        self.role = role or WorkerRole()  # names the scratch folder of a run that does not write
+        self.scratch: Path | None = None  # a non-writing worker's private checkpoint folder
 
     @property
     def checkpoints(self) -> Path:
@@ -251,10 +262,19 @@ class RunFolder:
     def checkpoint_manager(
         self, checkpoint: tf.train.Checkpoint, keep: int
     ) -> tf.train.CheckpointManager:
-        """Saves into checkpoints/, or without ``writes`` into a scratch folder (every worker of
-        a MultiWorkerMirroredStrategy must save; only the chief's copy is kept)."""
-        folder = self.checkpoints if self.writes else tempfile.mkdtemp(prefix="sr_tf_ckpt_")
-        return tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=keep)
+        """Saves into checkpoints/, or without ``writes`` into a private scratch folder (every
+        worker of a MultiWorkerMirroredStrategy must save; only the chief's copy is kept;
+        ``close`` removes the others)."""
+        if self.writes:
+            return tf.train.CheckpointManager(checkpoint, str(self.checkpoints), max_to_keep=keep)
+        self.scratch = scratch_checkpoint_dir(self.checkpoints, self.role.index)
+        return tf.train.CheckpointManager(checkpoint, str(self.scratch), max_to_keep=1)
+
+    def close(self) -> None:
+        """Remove the scratch checkpoint folder, if this worker made one."""
+        if self.scratch is not None:
+            remove_scratch_dir(self.scratch)
+            self.scratch = None
 
     def summary_writer(self) -> tf.summary.SummaryWriter:
         if self.writes:
@@ -336,8 +356,9 @@ class Engine:
     ):
         self.stage, config = stage, stage.config
         self.config = config
-        self.folder = RunFolder(output, writes)
         self.strategy = stage.strategy = strategy or tf.distribute.get_strategy()
+        self.role = worker_role(self.strategy)  # only the chief writes the run folder
+        self.folder = RunFolder(output, writes and self.role.is_chief, self.role)
         latest = self.folder.latest_checkpoint()
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope(), precision_policy(config.precision):
@@ -353,6 +374,11 @@ class Engine:
         objects = {**stage.checkpoint_objects(), "step": self.step, "best_psnr": self.best_psnr}
         if self.ema_generator is not None:
             objects["ema_generator"] = self.ema_generator
+        replicas = self.strategy.num_replicas_in_sync
+        if replicas > 1:  # batch statistics of the global batch, as on one device
+            for obj in objects.values():
+                if isinstance(obj, keras.Model):
+                    synchronize_batch_norm(obj)
         self.checkpoint_objects = objects
         self.checkpoint = tf.train.Checkpoint(**objects)
         self.manager = self.folder.checkpoint_manager(self.checkpoint, config.keep_checkpoints)
@@ -363,6 +389,15 @@ class Engine:
             stage.initialise()
             if self.ema_generator is not None:
                 self.ema_generator.set_weights(stage.generator.get_weights())
+        check_same_step(self.strategy, int(self.step.numpy()))
+        if replicas > 1:
+            log.info(
+                "%d replicas (%d workers): global batch %d, %d per replica",
+                replicas,
+                self.role.count,
+                config.batch_size,
+                config.batch_size // replicas,
+            )
         self._train_step = None
 
     @property
@@ -441,19 +476,25 @@ class Engine:
         summary = {"step": start, "output": str(self.folder.path), **stage.summary()}
         if start >= stop:
             log.info("already trained to step %d (--steps %d)", start, cfg.steps)
+            self.folder.close()
             return {**summary, "best_psnr": float(self.best_psnr.numpy())}
         per_step = stage.batches_per_step
-        dataset = training_dataset(
-            train_source,
-            cfg.scale,
-            cfg.patch_size,
-            cfg.batch_size,
-            seed=cfg.seed,
-            start_element=start * per_step * cfg.batch_size,
-            cache=cfg.cache,
-            degradation=cfg.degradation,
-        )
-        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+
+        def replica_dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            """This worker's slices of the global batches (sr_tf.data.replica_elements)."""
+            return training_dataset(
+                train_source,
+                cfg.scale,
+                cfg.patch_size,
+                cfg.batch_size,
+                seed=cfg.seed,
+                start_element=start * per_step * cfg.batch_size,
+                cache=cfg.cache,
+                degradation=cfg.degradation,
+                input_context=context,
+            )
+
+        iterator = iter(self.strategy.distribute_datasets_from_function(replica_dataset))
         val_ds = (
             validation_dataset(val_source, cfg.scale, cfg.degradation)
             if val_source is not None and len(val_source)
@@ -461,41 +502,31 @@ class Engine:
         )
         writer = self.folder.summary_writer()
         names = stage.shown()
-        progress = Progress(cfg.steps, start, cfg.log_every, stateful=names)
-        last_val = float("nan")
-        with writer.as_default():
-            if start == 0:
-                for tag, text in stage.notes().items():
-                    tf.summary.text(tag, text, step=0)
-            while int(self.step.numpy()) < stop:
-                lr_now = stage.learning_rate()  # the rate this step uses
-                values = self.train_step([next(iterator) for _ in range(per_step)])
-                current = int(self.step.numpy())
-                if not all(math.isfinite(v) for v in values.values()):
-                    shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
-                    raise UserError(
-                        f"a loss became non-finite at step {current} ({shown}); "
-                        f"{stage.nonfinite_hint}"
-                    )
-                if current % cfg.log_every == 0:
-                    for key, value in values.items():
-                        tf.summary.scalar(f"train/{key}", value, step=current)
-                    tf.summary.scalar("train/learning_rate", lr_now, step=current)
-                    tf.summary.scalar(
-                        "train/steps_per_second", progress.steps_per_second(current), step=current
-                    )
-                if val_ds is not None and (current % cfg.validate_every == 0 or current == stop):
-                    last_val = self._validate(val_ds, current)
-                if current % cfg.checkpoint_every == 0 or current == stop:
-                    self._save(current, writer)
-                progress.update(
-                    current,
-                    {
-                        **{k: values[k] for k in names},
-                        "lr": lr_now,
-                        **({"val_psnr": last_val} if val_ds is not None else {}),
-                    },
-                )
+        progress = Progress(
+            cfg.steps, start, cfg.log_every, stateful=names, show=self.role.is_chief
+        )
+        preemption = preemption_handler(self.strategy, self.manager)
+        try:
+            with writer.as_default():
+                last_val = self._loop(iterator, val_ds, writer, progress, preemption, start, stop)
+        except Preempted:
+            current = int(self.step.numpy())
+            self.folder.save_weights(self.generator, "last.weights.h5")
+            log.warning(
+                "stopped by a termination signal at step %d; every worker saved a checkpoint: "
+                "run the same command again to resume",
+                current,
+            )
+            return {**summary, "step": current, "preempted": True}
+        except LOST_WORKER_ERRORS as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(
+                f"{self.role.label or 'this worker'}: lost contact with another worker after step "
+                f"{int(self.step.numpy())} ({type(err).__name__}: {first[:160]}); start every "
+                "worker again with the same command to resume from the last checkpoint"
+            ) from err
+        finally:
+            self.folder.close()
         if val_ds is None:
             self.folder.save_weights(self.generator, "best.weights.h5")
         stage.finish()
@@ -506,6 +537,50 @@ class Engine:
             "last_psnr": last_val,
         }
 
+    def _loop(
+        self, iterator, val_ds, writer, progress: Progress, preemption, start: int, stop: int
+    ):
+        """The step loop of ``fit`` (inside ``writer``); the last validation PSNR.  With a
+        ``preemption`` handler, a termination notice on any worker makes every worker save a
+        checkpoint after the same step and raise ``Preempted``."""
+        cfg, stage, names = self.config, self.stage, self.stage.shown()
+        per_step = stage.batches_per_step
+        last_val = float("nan")
+        if start == 0:
+            for tag, text in stage.notes().items():
+                tf.summary.text(tag, text, step=0)
+        while int(self.step.numpy()) < stop:
+            lr_now = stage.learning_rate()  # the rate this step uses
+            values = self.train_step([next(iterator) for _ in range(per_step)])
+            current = int(self.step.numpy())
+            if preemption is not None:
+                preemption.save_checkpoint_if_preempted(checkpoint_number=current)
+            if not all(math.isfinite(v) for v in values.values()):
+                shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+                raise UserError(
+                    f"a loss became non-finite at step {current} ({shown}); {stage.nonfinite_hint}"
+                )
+            if current % cfg.log_every == 0:
+                for key, value in values.items():
+                    tf.summary.scalar(f"train/{key}", value, step=current)
+                tf.summary.scalar("train/learning_rate", lr_now, step=current)
+                tf.summary.scalar(
+                    "train/steps_per_second", progress.steps_per_second(current), step=current
+                )
+            if val_ds is not None and (current % cfg.validate_every == 0 or current == stop):
+                last_val = self._validate(val_ds, current)
+            if current % cfg.checkpoint_every == 0 or current == stop:
+                self._save(current, writer)
+            progress.update(
+                current,
+                {
+                    **{k: values[k] for k in names},
+                    "lr": lr_now,
+                    **({"val_psnr": last_val} if val_ds is not None else {}),
+                },
+            )
+        return last_val
+
 
 __all__ = [
     "PRECISIONS",
@@ -515,7 +590,6 @@ __all__ = [
     "RunFolder",
     "Stage",
     "adam",
-    "get_strategy",
     "precision_policy",
     "scale_loss",
     "validate",

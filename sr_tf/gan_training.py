@@ -165,9 +165,14 @@ class GanStage(Stage):
         self.d_optimizer = adam(gan_schedule(cfg.learning_rate, half * cfg.d_steps), cfg.precision)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.vgg_label = tf.Variable(cfg.vgg_features, trainable=False, name="vgg_features")
 
     def checkpoint_objects(self) -> dict:
+        if getattr(self, "vgg_label", None) is None:
+            # made here, outside the strategy's scope: MultiWorkerMirroredStrategy would
+            # broadcast its initial value, and collectives carry no strings
+            self.vgg_label = tf.Variable(
+                self.config.vgg_features, trainable=False, name="vgg_features"
+            )
         return {
             "generator": self.generator,
             "discriminator": self.discriminator,
@@ -216,13 +221,17 @@ class GanStage(Stage):
         return terms
 
     def _targets(self, batch: tf.Tensor, index: tf.Tensor):
+        """Noisy D targets for this replica's ``batch`` examples: its slice of the targets of
+        the global batch, so any number of replicas draws what one device draws."""
         if not self.config.noisy_labels:
             return None
         seed = tf.stack([tf.constant(self.config.seed, tf.int64), index])
         keys = tf.random.experimental.stateless_split(seed, 2)
-        real = tf.random.stateless_uniform([batch, 1], keys[0], *NOISY_REAL)
-        fake = tf.random.stateless_uniform([batch, 1], keys[1], *NOISY_FAKE)
-        return real, fake
+        replicas = self.strategy.num_replicas_in_sync
+        first = tf.distribute.get_replica_context().replica_id_in_sync_group * batch
+        real = tf.random.stateless_uniform([batch * replicas, 1], keys[0], *NOISY_REAL)
+        fake = tf.random.stateless_uniform([batch * replicas, 1], keys[1], *NOISY_FAKE)
+        return real[first : first + batch], fake[first : first + batch]
 
     def _discriminator_update(self, lr, hr, sr, index):
         cfg, adv, net = self.config, self.adversarial, self.discriminator

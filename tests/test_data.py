@@ -243,3 +243,27 @@ def test_paired_folder_at_the_wrong_scale_is_refused(tmp_path):
     (tmp_path / "LR" / "0001x4.png").rename(tmp_path / "LR" / "0001.png")
     with pytest.raises(UserError, match="is --scale right"):
         resolve_source(str(tmp_path), 2)
+
+
+def test_replica_shards_make_up_the_global_batch(image_folder):
+    """2 workers x 2 local replicas, each its slice: together exactly the 1-pipeline batch."""
+    source = folder_source(image_folder)
+    pipelines, replicas = 2, 4
+    whole = [b[1].numpy() for b in training_dataset(source, 2, 16, 4, seed=3).take(2)]
+    slices = {}  # replica -> its batches, in step order
+    for worker in range(pipelines):
+        context = tf.distribute.InputContext(pipelines, worker, replicas)
+        ds = training_dataset(source, 2, 16, 4, seed=3, input_context=context)
+        local = replicas // pipelines
+        for i, (_, hr) in enumerate(ds.take(2 * local)):
+            assert hr.shape[0] == 4 // replicas
+            slices.setdefault(worker * local + i % local, []).append(hr.numpy())
+    for step in range(2):
+        joined = np.concatenate([slices[r][step] for r in range(replicas)])
+        assert np.array_equal(joined, whole[step])
+    resumed = training_dataset(
+        source, 2, 16, 4, seed=3, start_element=4, input_context=tf.distribute.InputContext(2, 1, 2)
+    )
+    assert np.array_equal(next(iter(resumed))[1].numpy(), whole[1][2:])
+    with pytest.raises(UserError, match="multiple of the 4 replicas"):
+        training_dataset(source, 2, 16, 6, input_context=tf.distribute.InputContext(2, 0, 4))

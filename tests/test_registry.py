@@ -30,11 +30,11 @@ def test_precisions():
 
 
 def test_pixel_losses_and_strategies():
-    from sr_tf.engine import get_strategy
+    from sr_tf.distribute import STRATEGIES, get_strategy
     from sr_tf.losses import PIXEL_LOSSES
     from sr_tf.training import TrainConfig
 
-    assert PIXEL_LOSSES == registry.PIXEL_LOSSES
+    assert PIXEL_LOSSES == registry.PIXEL_LOSSES and STRATEGIES == registry.DISTRIBUTE
     for loss in registry.PIXEL_LOSSES:
         assert TrainConfig(loss=loss).loss == loss
     with pytest.raises(UserError, match="unknown loss"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_tf.engine import get_strategy
+from sr_tf.distribute import get_strategy
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
 from sr_tf.training import TrainConfig, train_pixel

@@ -87,7 +87,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--num-blocks", type=int, help="override the preset's residual blocks")
     p.add_argument("--num-features", type=int, help="override the preset's feature maps")
-    p.add_argument("--distribute", default="default", choices=registry.DISTRIBUTE)
+    p.add_argument(
+        "--distribute",
+        default="default",
+        choices=registry.DISTRIBUTE,
+        help="mirrored: all local GPUs; multiworker: the cluster in TF_CONFIG; slurm: the Slurm "
+        "job step's tasks; --batch-size is the global batch (docs/distributed.md)",
+    )
     p.add_argument("--data-dir", help="tensorflow-datasets data_dir")
     p.add_argument(
         "--degradation",
@@ -204,13 +210,37 @@ def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
     )
 
 
+PREEMPTED_EXIT = 143  # 128 + SIGTERM: schedulers restart such a worker
+
+
+def worker_prefix(distribute: str) -> str:
+    """'[worker 1/2] ' on a worker of a multi-worker run (log lines say who speaks), else ''."""
+    from sr_tf.cluster import role_from_environment
+
+    label = role_from_environment(distribute).label
+    return f"[{label}] " if label else ""
+
+
+def finish(summary: dict, prefix: str, line: str) -> int:
+    if summary.get("preempted"):
+        print(
+            f"{prefix}stopped at step {summary['step']} by a termination signal: run the same "
+            "command again to resume",
+            flush=True,
+        )
+        return PREEMPTED_EXIT
+    print(f"{prefix}{line}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    prefix = worker_prefix(args.distribute)
+    logging.basicConfig(level=logging.WARNING, format=f"{prefix}%(levelname)s: %(message)s")
     logging.getLogger("sr_tf").setLevel(logging.INFO)
     quiet_tensorflow(args.verbose)
     from sr_tf.data import training_sources
-    from sr_tf.engine import get_strategy
+    from sr_tf.distribute import get_strategy
     from sr_tf.models import model_overrides
     from sr_tf.training import TrainConfig, train_pixel
 
@@ -230,15 +260,16 @@ def main(argv=None) -> int:
     )
     output = args.output or f"runs/{args.model}_x{args.scale}"
     summary = train_pixel(config, train, val, output, get_strategy(args.distribute), description)
-    best = summary["best_psnr"]
+    best = summary.get("best_psnr", -1.0)
     validated = f"best validation PSNR {best:.2f} dB, " if best >= 0 else "no validation, "
-    print(f"done: step {summary['step']}, {validated}weights in {summary['output']}")
-    return 0
+    return finish(
+        summary, prefix, f"done: step {summary['step']}, {validated}weights in {summary['output']}"
+    )
 
 
 def main_gan(args: argparse.Namespace, overrides: dict) -> int:
     from sr_tf.data import training_sources
-    from sr_tf.engine import get_strategy
+    from sr_tf.distribute import get_strategy
     from sr_tf.gan_training import GanConfig, train_gan
 
     config = GanConfig(
@@ -270,8 +301,11 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
         if summary["vgg_features"].startswith("random")
         else ""
     )
-    print(f"done: step {summary['step']}, GAN generator weights in {summary['output']}{note}")
-    return 0
+    return finish(
+        summary,
+        worker_prefix(args.distribute),
+        f"done: step {summary['step']}, GAN generator weights in {summary['output']}{note}",
+    )
 
 
 def run() -> None:
