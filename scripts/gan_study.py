@@ -4,12 +4,13 @@
     python scripts/gan_study.py --output runs/gan_study            # train all six, resumably
     python scripts/gan_study.py --output runs/gan_study --only modified hinge
     python scripts/gan_study.py --output runs/gan_study --dry-run  # print the commands only
+    python scripts/gan_study.py --output runs/gan_study --report docs/gan_study  # + the report
 
 Every objective starts from the same stage-1 generator with the same data, seed, recipe and
 budget; each run is an ordinary `train.py --stage gan` run folder (runs/gan_study/<objective>),
 so rerunning this script resumes every unfinished run where its last checkpoint left it and
-skips finished ones. The study's report (table, perception-distortion plot, picture grid) is
-made from these folders afterwards (docs/gan.md says how).
+skips finished ones. With --report, scripts/gan_report.py then writes the study's report (table,
+perception-distortion plot, d_real/d_fake curves, picture grid) from these folders (docs/gan.md).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="training image folders",
     )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
+    p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
     return p.parse_args(argv)
 
 
@@ -123,6 +125,10 @@ def main(argv=None) -> int:
             print(f"{objective}: train.py exited with {result.returncode}", file=sys.stderr)
     if status:
         print(json.dumps(status, indent=1))
+    if args.report and not args.dry_run:
+        report = [sys.executable, str(REPO / "scripts" / "gan_report.py"), args.output]
+        if subprocess.run([*report, "--output", args.report], cwd=REPO).returncode != 0:
+            return 1
     return 0 if all(v == "finished" for v in status.values()) else 1
 
 

@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
+METRICS = ("psnr", "ssim", "niqe")  # NIQE too: the GAN models are judged by it (docs/gan.md)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,6 +50,12 @@ def main(argv=None) -> int:
     overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
 
+    gan_fields = (
+        {"stage": "gan", "recipe": config["recipe"], "gan_loss": config["gan_loss"]}
+        if config.get("stage") == "gan"
+        else {}
+    )
+
     def score(path: Path) -> dict:
         model = build_model(config["model"], config["scale"], **overrides)
         load_generator_weights(model, path)
@@ -57,10 +64,13 @@ def main(argv=None) -> int:
             folder = Path(args.benchmarks) / bench
             if not folder.is_dir():
                 raise UserError(f"benchmark folder missing: {folder}")
-            result = evaluate_folder(folder, config["scale"], model, degradation=degradation)
+            result = evaluate_folder(
+                folder, config["scale"], model, degradation=degradation, metrics=METRICS
+            )
             out[bench] = {
                 "psnr": round(result.mean("psnr"), 3),
                 "ssim": round(result.mean("ssim"), 4),
+                "niqe": round(result.mean("niqe"), 3),
                 "bicubic_psnr": round(result.mean("bicubic_psnr"), 3),
                 "bicubic_ssim": round(result.mean("bicubic_ssim"), 4),
             }
@@ -80,6 +90,7 @@ def main(argv=None) -> int:
             "steps": steps,
             "data": config.get("data", ""),
             "degradation": degradation,
+            **gan_fields,
             "scores": scores,
             "float16": lossless,
             "float32_scores": full,
