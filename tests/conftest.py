@@ -95,6 +95,16 @@ def tiny_edsr():
 TINY = {"num_blocks": 1, "num_features": 8}  # a tiny generator for training tests
 
 
+def tiny_model(name: str, scale: int, seed: int = 0):
+    """A 1-block, 8-feature generator of the named architecture, with seeded weights."""
+    import keras
+
+    from sr_tf.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    return build_model(name, scale, **TINY)
+
+
 def tiny_pixel_config(steps: int, **changes):
     """A stage-1 config of a tiny x2 EDSR on 16-pixel patches, validating and saving every 2."""
     from sr_tf.training import TrainConfig

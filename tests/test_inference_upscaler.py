@@ -1,38 +1,22 @@
-import io
-import platform
-from pathlib import Path
+"""sr_tf.inference.upscaler: TiledUpscaler against the whole model, seams, ensemble, memory plans."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import smooth_image
-from PIL import Image
+from conftest import smooth_image, tiny_model
 
 from sr_tf.errors import UserError
-from sr_tf.imageio import read_image, to_float, to_uint8, write_image
+from sr_tf.imageio import read_image, to_float, to_uint8
 from sr_tf.inference import (
     GB,
     MB,
-    Job,
     TiledUpscaler,
-    blend_weights,
-    check_tiling,
     model_cost,
-    parse_memory,
-    plan_jobs,
-    release_memory_promptly,
-    tile_starts,
     upscale_alpha,
-    upscale_files,
 )
 from sr_tf.models import build_model
 from sr_tf.resize import imresize
-
-
-def tiny(name: str, scale: int, seed: int = 0) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    return build_model(name, scale, num_blocks=1, num_features=8)
 
 
 @pytest.fixture(scope="module")
@@ -41,37 +25,10 @@ def photo(shared_data) -> np.ndarray:
     return to_float(read_image(shared_data / "Set14" / "baboon.png"))[200:296, 150:246]
 
 
-def test_tile_layout_covers_with_equal_tiles_and_enough_shared_context():
-    for length, tile, overlap in [
-        (96, 48, 12),
-        (100, 40, 8),
-        (2040, 296, 16),
-        (37, 64, 16),
-        (50, 11, 5),
-    ]:
-        size, starts = tile_starts(length, tile, overlap)
-        assert size <= max(tile, 0) or starts == [0]
-        assert starts[0] == 0 and starts[-1] + size == length
-        assert all(b - a <= size - 2 * overlap for a, b in zip(starts, starts[1:], strict=False))
-        for scale in (2, 3):
-            weights = blend_weights(length, size, starts, overlap, scale)
-            total = np.zeros(length * scale)
-            for start, w in zip(starts, weights, strict=True):
-                assert w.shape == (size * scale,) and w.min() >= 0
-                # A tile contributes only where it has at least overlap/2 pixels of context.
-                used = np.nonzero(w)[0] / scale
-                if start > 0:
-                    assert used.min() >= overlap / 2 - 1 / scale
-                if start + size < length:
-                    assert size - used.max() >= overlap / 2
-                total[start * scale : (start + size) * scale] += w
-            np.testing.assert_allclose(total, 1.0, atol=1e-6)
-
-
 @pytest.mark.parametrize("name", ["edsr-baseline", "srresnet"])
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_tiled_equals_whole_image_on_a_real_photo(photo, name, scale):
-    model = tiny(name, scale)
+    model = tiny_model(name, scale)
     whole_up = TiledUpscaler(model, scale)
     assert whole_up.plan(96, 96).whole
     whole = whole_up.upscale(photo)
@@ -137,7 +94,7 @@ def naive_ensemble(model, x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("shape", [(24, 24), (20, 30)])
 def test_ensemble_is_the_mean_of_the_eight_transformed_passes(shape):
-    model = tiny("srresnet", 2)
+    model = tiny_model("srresnet", 2)
     x = to_float(smooth_image(*shape, seed=4))
     up = TiledUpscaler(model, 2, ensemble=True)
     assert up.plan(*shape).group == 8  # all 8 variants in one batch
@@ -150,7 +107,7 @@ def test_ensemble_is_the_mean_of_the_eight_transformed_passes(shape):
 
 
 def test_ensemble_combines_with_tiling():
-    model = tiny("edsr-baseline", 3)
+    model = tiny_model("edsr-baseline", 3)
     x = to_float(smooth_image(50, 64, seed=6))
     whole = TiledUpscaler(model, 3, ensemble=True).upscale(x)
     for tile in (32, 40):  # square tiles (one batch of 8) and, for 50 rows, 32-by-40 tiles too
@@ -159,7 +116,7 @@ def test_ensemble_combines_with_tiling():
 
 
 def test_grey_rgba_and_uint8_paths():
-    model = tiny("edsr-baseline", 2)
+    model = tiny_model("edsr-baseline", 2)
     up = TiledUpscaler(model, 2, tile=24, overlap=6)
     rgb = smooth_image(30, 34, seed=1)
     sr_rgb = up.upscale(to_float(rgb))
@@ -191,17 +148,8 @@ def test_alpha_bands_equal_the_whole_resize():
     np.testing.assert_allclose(np.concatenate(bands), whole, atol=1e-6)
 
 
-def test_model_cost_is_counted_from_the_graph():
-    cost = model_cost(build_model("edsr-baseline", 4))
-    # 64-channel 3x3 convs: 33 at LR, the x2 upsampler conv (64 -> 256), the x4 one at 2x, the
-    # 3-channel tail at 4x: 2 * 9 * (33 * 64 * 64 + 64 * 3 + 64 * 256 + 4 * 64 * 256 + 16 * 64 * 3)
-    assert cost.flops_per_lr_pixel == 2 * 9 * (33 * 64 * 64 + 64 * 3 + 5 * 64 * 256 + 16 * 64 * 3)
-    # The x4 pixel shuffle holds 256 channels at x2 and 64 channels at x4: 2 * 4096 bytes.
-    assert cost.bytes_per_lr_pixel == 8192
-
-
 def test_memory_budget_sets_the_tile_size():
-    model = tiny("edsr-baseline", 4)
+    model = tiny_model("edsr-baseline", 4)
     per_pixel = model_cost(model).bytes_per_lr_pixel
     assert TiledUpscaler(model, 4).runtime_bytes > 600 * MB  # the budget is for the process
     assert TiledUpscaler(model, 4).plan(64, 64).whole
@@ -246,7 +194,7 @@ def test_bfloat16_activations_buy_larger_tiles():
 
 
 def test_bfloat16_tiles_on_a_real_photo(photo):
-    model = tiny("edsr-baseline", 4)
+    model = tiny_model("edsr-baseline", 4)
     reference = to_uint8(TiledUpscaler(model, 4).upscale(photo)).astype(int)
     whole_up = TiledUpscaler(model, 4, precision="bfloat16")
     assert whole_up.precision == "bfloat16" and whole_up.plan(96, 96).whole
@@ -261,79 +209,14 @@ def test_bfloat16_tiles_on_a_real_photo(photo):
         TiledUpscaler(model, 4, precision="half")
 
 
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
-def test_freed_tile_memory_goes_back_to_the_os():
-    assert release_memory_promptly() and release_memory_promptly()  # once, then remembered
-
-
-def test_bad_parameters_are_one_line_user_errors():
-    model = tiny("edsr-baseline", 2)
-    for tile, overlap in [(0, 4), (-8, 4), (16, 8), (10, 16), (32, -1)]:
-        with pytest.raises(UserError) as err:
-            check_tiling(tile, overlap)
-        assert "\n" not in str(err.value)
+def test_bad_upscaler_settings_are_user_errors():
+    model = tiny_model("edsr-baseline", 2)
     with pytest.raises(UserError, match="larger than twice"):
         TiledUpscaler(model, 2, tile=16, overlap=8)
     with pytest.raises(UserError, match="too small"):
         TiledUpscaler(model, 2, max_memory="40MB").plan(4000, 4000)
     with pytest.raises(UserError, match="more than --max-memory"):
         TiledUpscaler(model, 2, tile=2000, max_memory="200MB").plan(3000, 3000)
-    for bad in ("lots", "-1GB", "0", "1.5XB"):
-        with pytest.raises(UserError):
-            parse_memory(bad)
-    assert parse_memory("1.5GB") == parse_memory("1.5g") == 3 << 29
-    assert parse_memory("800MB") == 800 * MB and parse_memory(1000) == 1000
-
-
-def test_jobs_naming_and_collisions(tmp_path, image_folder):
-    a = tmp_path / "a.png"
-    jobs = plan_jobs([str(a), str(image_folder)], None, 4)
-    assert jobs[0] == Job(a, Path("results/a_x4.png"))
-    assert any(j.target.as_posix() == "results/sub/deep_x4.png" for j in jobs)
-    assert plan_jobs([str(a)], tmp_path / "out.jpg", 2)[0].target == tmp_path / "out.jpg"
-    with pytest.raises(UserError, match="names one file"):
-        plan_jobs([str(image_folder)], tmp_path / "out.png", 2)
-    (tmp_path / "b").mkdir()
-    with pytest.raises(UserError, match="both be written"):
-        plan_jobs([str(a), str(tmp_path / "b" / "a.png")], tmp_path / "o", 2)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no images"):
-        plan_jobs([str(tmp_path / "empty")], None, 2)
-
-
-def test_many_files_skip_bad_ones_and_report_progress(tmp_path, image_folder):
-    (image_folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    # EXIF orientation 6 (rotate 90 degrees clockwise): 40 wide x 24 high is shown as 24 x 40.
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    Image.fromarray(smooth_image(24, 40)).save(image_folder / "rotated.jpg", exif=exif.tobytes())
-    jobs = plan_jobs([str(image_folder), str(tmp_path / "missing.png")], tmp_path / "out", 2)
-    up = TiledUpscaler(tiny("edsr-baseline", 2), 2, tile=32, overlap=4)
-    log = io.StringIO()
-    failures = upscale_files(up, jobs, log)
-    assert sorted(p.name for p, _ in failures) == ["broken.png", "missing.png"]
-    text = log.getvalue()
-    assert "MP/s" in text and "left" in text and "2 of 9 images failed" in text
-    assert read_image(tmp_path / "out" / "rotated_x2.png").shape == (80, 48, 3)
-    assert read_image(tmp_path / "out" / "sub" / "deep_x2.png").shape == (104, 88, 3)
-    assert not list((tmp_path / "out").rglob("*.tmp"))
-    # A single failing file is raised as one user error instead.
-    with pytest.raises(UserError, match="cannot read image"):
-        upscale_files(up, [Job(image_folder / "broken.png", tmp_path / "x.png")], log)
-
-
-def test_rgba_and_grey_files_keep_their_mode(tmp_path):
-    rgba = np.concatenate([smooth_image(20, 22), np.full((20, 22, 1), 128, np.uint8)], axis=2)
-    write_image(tmp_path / "rgba.png", rgba)
-    write_image(tmp_path / "grey.png", smooth_image(20, 22)[:, :, :1])
-    up = TiledUpscaler(tiny("srresnet", 3), 3)
-    jobs = plan_jobs([str(tmp_path / "rgba.png"), str(tmp_path / "grey.png")], tmp_path / "o", 3)
-    assert upscale_files(up, jobs, io.StringIO()) == []
-    with Image.open(tmp_path / "o" / "rgba_x3.png") as img:
-        assert img.mode == "RGBA" and img.size == (66, 60)
-        assert np.all(np.asarray(img)[:, :, 3] == 128)
-    with Image.open(tmp_path / "o" / "grey_x3.png") as img:
-        assert img.mode == "L" and img.size == (66, 60)
 
 
 def test_a_model_that_cannot_be_split_runs_whole_with_its_fast_output_layer():

@@ -1,4 +1,4 @@
-"""Upscaling images of any size in bounded memory: tiles, seam-free blending, self-ensemble, files.
+"""Upscaling images of any size in bounded memory: tiles, seam-free blending, self-ensemble.
 
 How a picture is upscaled (``TiledUpscaler``):
 
@@ -46,43 +46,40 @@ Image modes (``upscale``/``upscale_uint8`` take [H, W, C] with C in 1, 3, 4):
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import math
-import os
-import re
-import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from sr_tf.errors import UserError
-from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, to_float, write_image
+from sr_tf.imageio import to_float
+from sr_tf.inference.cost import (
+    CALL_OVERHEAD,
+    DEFAULT_MAX_MEMORY,
+    MB,
+    MEMORY_SAFETY,
+    RUNTIME_RESERVE,
+    ModelCost,
+    format_bytes,
+    model_cost,
+    parse_memory,
+    release_memory_promptly,
+    tail_cost,
+)
+from sr_tf.inference.tiling import (
+    DEFAULT_OVERLAP,
+    TilePlan,
+    blend_weights,
+    check_tiling,
+    tile_starts,
+)
 from sr_tf.models import fast_inference_model
 from sr_tf.precision import model_in_precision, resolve_precision
 from sr_tf.resize import imresize
 from sr_tf.upsampler_split import UpsamplerSplit, split_at_upsampler, upscale_in_strips
 
-MB = 1 << 20
-GB = 1 << 30
-DEFAULT_MAX_MEMORY = 2 * GB
-# The budget is for the whole process.  Set aside for Python, TensorFlow and its thread pools
-# after a first model call (measured 0.59 to 0.64 GB here with TF 2.21), plus twice the weights
-# (the variables and what building the graph keeps; measured 0.32 GB for EDSR-full's 164 MB).
-RUNTIME_RESERVE = 620 * MB
-DEFAULT_OVERLAP = 16
-# The graph-liveness estimate (model_cost) times this factor, plus a fixed amount per call, covers
-# what TensorFlow's CPU runtime actually allocates (measured with release_memory_promptly: 1.01x
-# for EDSR-baseline x4 tiles of 297x283, 0.98x for SRResNet x4; without it up to 1.55x).
-MEMORY_SAFETY = 1.25
-CALL_OVERHEAD = 96 * MB
 # Memory for one strip of the upsampler (sr_tf.upsampler_split) before the safety factor: about
 # 30k input pixels for EDSR-baseline x4, so a 600-pixel-wide tile runs in strips of ~50 rows
 # and repeats ~4 rows per strip (~3% of the run time).
@@ -97,213 +94,6 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 _LUMA = np.array(LUMA_WEIGHTS, dtype=np.float32)
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def parse_memory(value: str | int | float) -> int:
-    """Bytes from ``1.5GB``, ``800MB``, ``2G``, ``512M``, ``1e9`` (binary units: 1 GB = 2**30)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number, unit = float(value), ""
-    else:
-        match = re.fullmatch(
-            r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]i?b?|b)?\s*", str(value).lower()
-        )
-        if not match:
-            raise UserError(f"cannot read memory size {value!r}; write it like 1.5GB or 800MB")
-        number, unit = float(match.group(1)), (match.group(2) or "").rstrip("b").rstrip("i")
-    factor = {"": 1, "k": 1 << 10, "m": MB, "g": GB, "t": 1 << 40}[unit]
-    result = int(number * factor)
-    if result <= 0:
-        raise UserError(f"memory size must be positive, got {value!r}")
-    return result
-
-
-_MALLOC_TUNED: list[bool] = []
-
-
-def release_memory_promptly() -> bool:
-    """Have glibc return freed blocks of 4 MB and more to the OS at once (process-wide, once).
-
-    TensorFlow's CPU tensors come from malloc.  With glibc's adaptive mmap threshold, freed tile
-    activations under 32 MB stay in the heap, and the resident size grew to about 1.5x the live
-    tensors (EDSR-baseline x4, 297x283 tiles: 1034 MB instead of 693 MB).  Returns False where
-    this is not glibc; nothing else changes.
-    """
-    if not _MALLOC_TUNED:
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _MALLOC_TUNED.append(bool(libc.mallopt(-3, 4 << 20)))  # M_MMAP_THRESHOLD = 4 MB
-        except (OSError, AttributeError):
-            _MALLOC_TUNED.append(False)
-    return _MALLOC_TUNED[0]
-
-
-def format_bytes(n: float) -> str:
-    return f"{n / GB:.2f} GB" if n >= GB else f"{n / MB:.0f} MB"
-
-
-def check_tiling(tile: int | None, overlap: int) -> None:
-    """Reject tile/overlap settings that cannot work, with one line the user can act on."""
-    if overlap < 0:
-        raise UserError(f"--tile-overlap must be 0 or more, got {overlap}")
-    if tile is not None:
-        if tile <= 0:
-            raise UserError(f"--tile must be positive, got {tile}")
-        if tile <= 2 * overlap:
-            raise UserError(
-                f"--tile {tile} must be larger than twice --tile-overlap {overlap} "
-                f"(tiles share 2 x {overlap} pixels); use --tile {2 * overlap + 64} or more"
-            )
-
-
-# --------------------------------------------------------------------------------------------
-# Counting a model's memory and FLOPs from its graph
-
-
-@dataclass(frozen=True)
-class ModelCost:
-    """What one LR input pixel costs a model: peak live activation bytes and conv FLOPs."""
-
-    bytes_per_lr_pixel: float
-    flops_per_lr_pixel: float
-
-
-def _graph_stats(
-    forward: Callable, size: int, channels: int = 3, dtype: tf.DType = tf.float32
-) -> tuple[int, int]:
-    """(peak live tensor bytes, conv FLOPs) of ``forward`` on a [1, size, size, channels] input.
-
-    The peak comes from a liveness walk over the traced graph: a tensor is alive from the op that
-    makes it to its last consumer, and takes its own dtype's bytes (2 per element for bfloat16
-    activations, 4 for float32).  FLOPs are 2 x multiply-adds of every convolution.
-    """
-    fn = tf.function(forward)
-    graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, channels], dtype)).graph
-    ops = graph.get_operations()
-    last_use: dict = {}
-    for i, op in enumerate(ops):
-        for t in op.inputs:
-            last_use[t.ref()] = i
-    live: dict = {}
-    current = peak = flops = 0
-    for i, op in enumerate(ops):
-        for t in op.outputs:
-            if t.shape.is_fully_defined() and t.dtype.size:
-                live[t.ref()] = t.shape.num_elements() * t.dtype.size
-                current += live[t.ref()]
-        peak = max(peak, current)
-        if op.type in ("Conv2D", "Conv2DBackpropInput"):
-            kh, kw, cin, _ = op.inputs[1].shape
-            flops += 2 * op.outputs[0].shape.num_elements() * kh * kw * cin
-        elif op.type == "DepthwiseConv2dNative":
-            kh, kw, _, _ = op.inputs[1].shape
-            flops += 2 * op.outputs[0].shape.num_elements() * kh * kw
-        for t in list(op.inputs) + list(op.outputs):
-            if t.ref() in live and last_use.get(t.ref(), -1) <= i:
-                current -= live.pop(t.ref())
-    return peak, flops
-
-
-def model_cost(model: keras.Model) -> ModelCost:
-    """Activation bytes and FLOPs per LR pixel, counted on the traced graph at two input sizes.
-
-    Taking the difference between a 32x32 and a 48x48 input cancels what does not grow with the
-    image (weights, constants), leaving the per-pixel slope.  For EDSR-baseline x4 this gives
-    8192 bytes (the x4 pixel shuffle: a 256-channel tensor at x2 and its 64-channel x4 output are
-    alive together) and 3.97 MFLOP per LR pixel; its ``mixed_bfloat16`` copy, 4104 bytes.
-    """
-    return _cost_per_pixel(lambda x: model(x, training=False), 3)
-
-
-def tail_cost(split: UpsamplerSplit) -> ModelCost:
-    """``model_cost`` of a split model's upsampler, per pixel of the features it upsamples."""
-    return _cost_per_pixel(split.run_tail, split.channels, split.body.outputs[0].dtype)
-
-
-def _cost_per_pixel(forward: Callable, channels: int, dtype="float32") -> ModelCost:
-    dtype = tf.as_dtype(dtype)
-    (p1, f1) = _graph_stats(forward, 32, channels, dtype)
-    (p2, f2) = _graph_stats(forward, 48, channels, dtype)
-    pixels = 48 * 48 - 32 * 32
-    return ModelCost(max(p2 - p1, 0) / pixels, max(f2 - f1, 0) / pixels)
-
-
-# --------------------------------------------------------------------------------------------
-# Tile layout and blending weights
-
-
-def tile_starts(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
-    """(tile length, start offsets) covering ``length`` with equal tiles sharing >= 2*overlap."""
-    if length <= tile:
-        return length, [0]
-    core = tile - 2 * overlap
-    count = math.ceil((length - 2 * overlap) / core)
-    size = math.ceil((length - 2 * overlap) / count) + 2 * overlap  # smallest equal tile
-    stride = size - 2 * overlap
-    return size, [min(k * stride, length - size) for k in range(count)]
-
-
-def blend_weights(
-    length: int, size: int, starts: Sequence[int], overlap: int, scale: int
-) -> list[np.ndarray]:
-    """Per-tile weights on the HR axis (length ``size * scale`` each), summing to 1 everywhere.
-
-    Between neighbours the weight ramps linearly over ``overlap`` LR pixels centred in the middle
-    of their shared strip; at the image border a tile keeps weight 1.
-    """
-    centres = (
-        np.arange(length * scale, dtype=np.float64) + 0.5
-    ) / scale  # HR pixel centres in LR units
-    raw = []
-    for k, start in enumerate(starts):
-        x = centres[start * scale : (start + size) * scale]
-        w = np.ones_like(x)
-        if k > 0:  # ramp up around the middle of the strip shared with the previous tile
-            cut = (start + starts[k - 1] + size) / 2.0
-            w = np.minimum(w, _ramp(x - cut, overlap))
-        if k < len(starts) - 1:
-            cut = (starts[k + 1] + start + size) / 2.0
-            w = np.minimum(w, _ramp(cut - x, overlap))
-        raw.append(w)
-    total = np.zeros(length * scale)
-    for start, w in zip(starts, raw, strict=True):
-        total[start * scale : (start + size) * scale] += w
-    return [
-        (w / total[start * scale : (start + size) * scale]).astype(np.float32)
-        for start, w in zip(starts, raw, strict=True)
-    ]
-
-
-def _ramp(distance: np.ndarray, width: int) -> np.ndarray:
-    """0 -> 1 linearly as the signed distance past a cut goes from -width/2 to +width/2."""
-    if width == 0:
-        return (distance >= 0).astype(np.float64)
-    return np.clip(distance / width + 0.5, 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class TilePlan:
-    """How one image is cut: tile shape, tile origins, tiles per model call, and memory."""
-
-    tile_h: int
-    tile_w: int
-    rows: list[int]
-    cols: list[int]
-    batch: int
-    estimated_bytes: int
-    group: int = 1  # ensemble variants per model call (8 = all in one batch)
-    strip_rows: int = 0  # rows per upsampler strip (sr_tf.upsampler_split); 0: the model runs whole
-
-    @property
-    def whole(self) -> bool:
-        return len(self.rows) == 1 and len(self.cols) == 1
-
-    @property
-    def count(self) -> int:
-        return len(self.rows) * len(self.cols)
-
-
-# --------------------------------------------------------------------------------------------
-# The upscaler
 
 
 @dataclass
@@ -652,182 +442,3 @@ def upscale_alpha(
     strip = imresize(tf.convert_to_tensor(alpha[lo:hi], tf.float32), float(scale)).numpy()
     strip = strip[row_start - lo * scale : row_end - lo * scale]
     return np.clip(strip, 0.0, 1.0)
-
-
-# --------------------------------------------------------------------------------------------
-# Many files
-
-
-@dataclass
-class Job:
-    """One image to upscale: where it comes from and where the result goes."""
-
-    source: Path
-    target: Path
-
-
-def plan_jobs(
-    inputs: Sequence[str | os.PathLike], output: str | os.PathLike | None, scale: int
-) -> list[Job]:
-    """Expand files and folders into (source, target) pairs.
-
-    Targets are ``<output>/<stem>_x<scale>.png`` (``output`` defaults to ``results``); images
-    found in a folder keep their sub-folder below ``output``.  ``output`` naming a .png/.jpg/.bmp
-    file is allowed for a single image.
-    """
-    if not inputs:
-        raise UserError("no input images given")
-    found: list[tuple[Path, Path]] = []  # (source, path relative to the output folder, no suffix)
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            images = list_images(path)
-            if not images:
-                raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {path}")
-            found += [(p, p.relative_to(path).parent / f"{p.stem}_x{scale}") for p in images]
-        else:
-            found.append((path, Path(f"{path.stem}_x{scale}")))
-    out = Path(output) if output is not None else Path("results")
-    if out.suffix.lower() in IMAGE_EXTENSIONS and not out.is_dir():
-        if len(found) != 1:
-            raise UserError(
-                f"--output {out} names one file, but there are {len(found)} images; "
-                "give a folder instead"
-            )
-        return [Job(found[0][0], out)]
-    jobs = [Job(src, out / f"{rel}.png") for src, rel in found]
-    seen: dict[Path, Path] = {}
-    for job in jobs:
-        if job.target in seen:
-            raise UserError(
-                f"{seen[job.target]} and {job.source} would both be written to "
-                f"{job.target}; upscale them into different --output folders"
-            )
-        seen[job.target] = job.source
-    return jobs
-
-
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` and prove a file can be written there, or raise a one-line UserError."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UserError(f"cannot write to output folder {folder}: {err.strerror or err}") from err
-
-
-def _pixels(path: Path) -> int:
-    """Pixel count from the file header (0 when unreadable)."""
-    try:
-        with Image.open(path) as img:
-            return img.width * img.height
-    except Exception:
-        return 0
-
-
-class BatchProgress:
-    """Images done, output megapixels per second and time left; one line per image off a terminal."""
-
-    def __init__(self, total_pixels: int, count: int, scale: int, stream=None):
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.total_out = total_pixels * scale * scale
-        self.count, self.done_out, self.done = count, 0, 0
-        self.t0 = time.perf_counter()
-        self.last_print = self.t0
-
-    def _rate(self, extra: float = 0.0) -> float:
-        elapsed = time.perf_counter() - self.t0
-        return (self.done_out + extra) / 1e6 / elapsed if elapsed > 0 else 0.0
-
-    def _eta(self, extra: float = 0.0) -> str:
-        rate = self._rate(extra)
-        if rate <= 0:
-            return "?"
-        left = int(max(self.total_out - self.done_out - extra, 0) / 1e6 / rate)
-        return (
-            f"{left // 3600}h{left % 3600 // 60:02d}m{left % 60:02d}s"
-            if left >= 3600
-            else f"{left // 60}m{left % 60:02d}s"
-        )
-
-    def tiles(self, name: str, out_pixels: int, done: int, total: int) -> None:
-        """Progress inside one image (tiles); on a terminal, or every 30 s elsewhere."""
-        now = time.perf_counter()
-        extra = out_pixels * done / max(total, 1)
-        if self.tty:
-            self.stream.write(
-                f"\r[{self.done}/{self.count}] {name}: tile {done}/{total}, "
-                f"{self._rate(extra):.3f} MP/s, {self._eta(extra)} left\x1b[K"
-            )
-            self.stream.flush()
-        elif now - self.last_print >= 30 and done < total:
-            print(
-                f"[{self.done}/{self.count}] {name}: tile {done}/{total}, "
-                f"{self._rate(extra):.3f} MP/s, {self._eta(extra)} left",
-                file=self.stream,
-                flush=True,
-            )
-            self.last_print = now
-
-    def finished(self, name: str, out_pixels: int, message: str) -> None:
-        self.done += 1
-        self.done_out += out_pixels
-        text = f"[{self.done}/{self.count}] {name}: {message}, {self._rate():.3f} MP/s, {self._eta()} left"
-        if self.tty:
-            self.stream.write(f"\r{text}\x1b[K\n")
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-        self.last_print = time.perf_counter()
-
-
-def upscale_file(
-    upscaler: TiledUpscaler, source: Path, target: Path, progress: ProgressCallback | None = None
-) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Read, upscale and atomically write one image; returns (input, output) (width, height)."""
-    image = read_image(source)
-    result = upscaler.upscale_uint8(image, progress)
-    write_image(target, result)
-    return (image.shape[1], image.shape[0]), (result.shape[1], result.shape[0])
-
-
-def upscale_files(
-    upscaler: TiledUpscaler, jobs: Sequence[Job], stream=None
-) -> list[tuple[Path, str]]:
-    """Upscale every job with a progress display; bad files are skipped and returned with reasons.
-
-    With a single job, its error is raised (one line, exit 2) instead.
-    """
-    stream = stream or sys.stderr
-    pixels = [_pixels(job.source) for job in jobs]
-    progress = BatchProgress(sum(pixels), len(jobs), upscaler.scale, stream)
-    failures: list[tuple[Path, str]] = []
-    for job, px in zip(jobs, pixels, strict=True):
-        out_px = px * upscaler.scale**2
-        name = job.source.name
-        try:
-            (w, h), (ow, oh) = upscale_file(
-                upscaler,
-                job.source,
-                job.target,
-                lambda d, t, n=name, o=out_px: progress.tiles(n, o, d, t),
-            )
-        except (UserError, OSError, MemoryError, tf.errors.ResourceExhaustedError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            if isinstance(err, (MemoryError, tf.errors.ResourceExhaustedError)):
-                reason = f"out of memory ({reason}); lower --max-memory or --tile"
-            if len(jobs) == 1:
-                raise UserError(reason) from err
-            failures.append((job.source, reason))
-            progress.total_out -= out_px  # no longer part of the work left
-            progress.finished(name, 0, f"FAILED ({reason})")
-            continue
-        progress.finished(name, ow * oh, f"{w}x{h} -> {ow}x{oh} {job.target}")
-    if failures:
-        print(f"{len(failures)} of {len(jobs)} images failed:", file=stream)
-        for path, reason in failures:
-            print(f"  {path}: {reason}", file=stream)
-    return failures
