@@ -25,6 +25,35 @@ def add_verbose(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tiling(parser: argparse.ArgumentParser) -> None:
+    """--tile and --tile-overlap, as resolve_image.py and export.py take them."""
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile side in input pixels (default: the largest that fits --max-memory)",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        help="input pixels of context each tile sees beyond its share (default: 16)",
+    )
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """--precision for the programs that run a model here (resolve_image.py, evaluate.py)."""
+    from sr_tf import registry
+
+    parser.add_argument(
+        "--precision",
+        choices=registry.INFERENCE_PRECISIONS,
+        default="auto",
+        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
+        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
+    )
+
+
 def quiet_tensorflow(verbose: bool = False) -> None:
     """Load TensorFlow without its C++ log lines reaching the terminal.
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from sr_tf import registry
-from sr_tf.cli import add_verbose, quiet_tensorflow
+from sr_tf.cli import add_precision, add_verbose, quiet_tensorflow
 from sr_tf.errors import UserError, run_cli
 
 # ../shared/data/Set5 beside a checkout of the repository
@@ -63,13 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="geometric x8 self-ensemble (the EDSR paper's '+' results, e.g. EDSR+)",
     )
-    p.add_argument(
-        "--precision",
-        choices=registry.INFERENCE_PRECISIONS,
-        default="auto",
-        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
-        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
-    )
+    add_precision(p)
     p.add_argument(
         "--metrics",
         default="psnr,ssim",

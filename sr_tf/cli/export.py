@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from sr_tf import registry
-from sr_tf.cli import add_verbose, quiet_tensorflow
+from sr_tf.cli import add_tiling, add_verbose, quiet_tensorflow
 from sr_tf.errors import run_cli
 
 
@@ -56,17 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="largest input (height x width) the SavedModel accepts (default: 16 MP, or what "
         "half of --max-memory holds)",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        help="tile side in input pixels (default: the largest that fits --max-memory)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=int,
-        default=None,
-        help="input pixels of context each tile sees beyond its share (default: 16)",
-    )
+    add_tiling(p)
     p.add_argument(
         "--precision",
         choices=registry.INFERENCE_PRECISIONS,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 from sr_tf import registry
-from sr_tf.cli import add_verbose, quiet_tensorflow
+from sr_tf.cli import add_precision, add_tiling, add_verbose, quiet_tensorflow
 from sr_tf.errors import run_cli
 
 
@@ -52,18 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=int,
         help="feature maps, if --weights come from a model trained with --num-features",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=None,
-        help="tile side in input pixels (default: the largest that fits --max-memory)",
-    )
-    p.add_argument(
-        "--tile-overlap",
-        type=int,
-        default=None,
-        help="input pixels of context each tile sees beyond its share (default: 16)",
-    )
+    add_tiling(p)
     p.add_argument(
         "--max-memory",
         default=None,
@@ -74,13 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="average the 8 flips/transposes (x8 self-ensemble; 8 times slower)",
     )
-    p.add_argument(
-        "--precision",
-        choices=registry.INFERENCE_PRECISIONS,
-        default="auto",
-        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
-        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
-    )
+    add_precision(p)
     add_verbose(p)
     args = p.parse_args(argv)
     if not args.inputs and not args.list_models:
