@@ -313,32 +313,11 @@ def curves_png(curves: list[tuple[str, list, list]], path: Path) -> Path:
 
 
 def grid_png(models: list[tuple[str, object]], scale: int, images: list[Path], path: Path) -> Path:
-    """bicubic | each model | HR on one crop per image (evaluation.comparison_image), stacked."""
-    import numpy as np
+    """bicubic | each model | HR on one crop per image (evaluation.comparison_grid)."""
+    from sr_tf.evaluation import comparison_grid
+    from sr_tf.imageio import write_image
 
-    from sr_tf.evaluation import (
-        bicubic_upscale,
-        comparison_image,
-        crop_to_scale,
-        degrade,
-        model_upscale,
-    )
-    from sr_tf.imageio import read_image, write_image
-    from sr_tf.inference import TiledUpscaler
-
-    upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
-    strips = []
-    for image_path in images:
-        hr = crop_to_scale(read_image(image_path)[:, :, :3], scale, image_path.name)
-        lr = degrade(hr, scale)
-        panels = [("bicubic", bicubic_upscale(lr, scale))]
-        panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
-        strips.append(comparison_image(panels + [("HR", hr)], hr))
-    width = max(s.shape[1] for s in strips)
-    padded = [
-        np.pad(s, ((0, 8), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips
-    ]
-    write_image(path, np.concatenate(padded)[:-8])
+    write_image(path, comparison_grid(models, scale, images))
     return path
 
 

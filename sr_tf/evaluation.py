@@ -214,6 +214,28 @@ def comparison_image(panels: list[tuple[str, np.ndarray]], hr: np.ndarray) -> np
     return np.asarray(canvas)
 
 
+def comparison_grid(
+    models: Sequence[tuple[str, keras.Model]],
+    scale: int,
+    images: Sequence[str | os.PathLike],
+    degradation: str | Degradation = "bicubic",
+) -> np.ndarray:
+    """bicubic | each model | HR on one detail crop per HR image (``comparison_image``), one
+    row per image, as a uint8 RGB picture."""
+    upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
+    rows = []
+    for path in images:
+        hr = crop_to_scale(read_image(path)[:, :, :3], scale, Path(path).name)
+        lr = degrade(hr, scale, degradation)
+        panels = [("bicubic", bicubic_upscale(lr, scale))]
+        panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
+        rows.append(comparison_image([*panels, ("HR", hr)], hr))
+    width = max(r.shape[1] for r in rows)
+    gap = 8
+    padded = [np.pad(r, ((0, gap), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.concatenate(padded)[:-gap]
+
+
 def evaluate_folder(
     folder: str | os.PathLike,
     scale: int,

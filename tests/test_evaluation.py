@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from sr_tf.errors import UserError, run_cli
 from sr_tf.evaluation import (
+    comparison_grid,
     degrade,
     evaluate_folder,
     format_table,
@@ -26,7 +27,7 @@ from sr_tf.evaluation import (
 )
 from sr_tf.imageio import read_image, write_image
 from sr_tf.metrics import psnr_y, rgb_to_gray, ssim_y
-from tests.conftest import REPO, smooth_image
+from tests.conftest import REPO, smooth_image, tiny_model
 
 # Published bicubic rows (VDSR / EDSR tables, see ../shared/REFERENCE.md): PSNR dB, SSIM.
 PUBLISHED = {
@@ -160,6 +161,18 @@ def test_writers_and_comparisons(tmp_path, mixed_folder):
     assert not [p for p in tmp_path.rglob("*.tmp")]
     table = format_table(result, per_image=True)
     assert "a.png" in table and "mean (5 images)" in table and "inf" in table
+
+
+def test_comparison_grid_has_a_row_per_image_and_a_panel_per_model(tmp_path):
+    for i, (h, w) in enumerate(((40, 52), (36, 36))):
+        write_image(tmp_path / f"hr{i}.png", smooth_image(h, w, seed=i))
+    models = [("one", tiny_model("edsr-baseline", 2, 0)), ("two", tiny_model("srresnet", 2, 1))]
+    grid = comparison_grid(models, 2, [tmp_path / "hr0.png", tmp_path / "hr1.png"])
+    # crops of the short side (40, then 36) at zoom 2 under a 14-pixel label, 8 pixels between
+    assert grid.shape == (14 + 80 + 8 + 14 + 72, 4 * 80 + 3 * 4, 3)
+    assert grid.dtype == np.uint8
+    first, second = grid[14 : 14 + 80, 84 : 84 + 80], grid[14 : 14 + 80, 168 : 168 + 80]
+    assert not np.array_equal(first, second)  # each model's own output in its panel
 
 
 # ---- the command line ------------------------------------------------------------------------

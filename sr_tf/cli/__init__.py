@@ -41,16 +41,17 @@ def add_tiling(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_precision(parser: argparse.ArgumentParser) -> None:
-    """--precision for the programs that run a model here (resolve_image.py, evaluate.py)."""
+def add_precision(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--precision for the programs that run a model here (resolve_image.py: ``auto``;
+    evaluate.py: ``float32``, so its scores are the protocol's to the last digit)."""
     from sr_tf import registry
 
     parser.add_argument(
         "--precision",
         choices=registry.INFERENCE_PRECISIONS,
-        default="auto",
-        help="the model's arithmetic: bfloat16 is faster only on CPUs with native bfloat16 "
-        "(AVX512_BF16/AMX, Arm BF16); auto (default) picks it there, float32 elsewhere",
+        default=default,
+        help=f"the model's arithmetic (default: {default}): bfloat16 is faster only on CPUs with "
+        "native bfloat16 (AVX512_BF16/AMX, Arm BF16); auto picks it there, float32 elsewhere",
     )
 
 

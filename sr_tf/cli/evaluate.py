@@ -63,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="geometric x8 self-ensemble (the EDSR paper's '+' results, e.g. EDSR+)",
     )
-    add_precision(p)
+    add_precision(p, default="float32")
     p.add_argument(
         "--metrics",
         default="psnr,ssim",

@@ -61,8 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--precision",
         choices=registry.INFERENCE_PRECISIONS,
         default=None,
-        help="the served model's arithmetic: auto (default) is what resolve_image.py "
-        "--precision auto picks on this machine (bfloat16 only with native bfloat16)",
+        help="the served model's arithmetic (default: float32, which runs well on any CPU); "
+        "bfloat16 for servers with native bfloat16 (AVX512_BF16/AMX); auto: what this machine "
+        "has",
     )
     p.add_argument(
         "--tflite-size", default="128x128", help="TFLite input size HxW (default: 128x128)"
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
             f"x{scale}); largest difference from Keras on a test image: {diff} grey levels"
         )
     else:
-        upscaler = TiledUpscaler(model, scale, overlap=overlap, precision=args.precision or "auto")
+        upscaler = TiledUpscaler(model, scale, overlap=overlap, precision=args.precision or "float32")
         plan = export.plan_serving(upscaler, max_memory, args.max_pixels, args.tile)
         path = export.export_savedmodel(model, scale, args.output, args.version, plan, name)
         print(

@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""A picture comparing models on detail crops: bicubic | each model | HR, one row per image.
+
+    python scripts/compare_models.py edsr-x4 srgan-x4 \
+        --images ../shared/data/Set14/zebra.png ../shared/data/Set14/baboon.png \
+        --output docs/images/srgan-x4_set14.png
+
+Each HR image is degraded with the benchmark's MATLAB bicubic, upscaled by every model (shipped
+names, as ``resolve_image.py --model``) and cropped where the first model's output has the most
+detail; crops are shown at 2x zoom.  The README's pictures are made with this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sr_tf.errors import UserError, run_cli  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("models", nargs="+", help="shipped model names, all of one scale")
+    p.add_argument("--images", nargs="+", required=True, help="HR images, one row each")
+    p.add_argument("--output", required=True, help="PNG to write")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for path in args.images:
+        if not Path(path).is_file():
+            raise UserError(f"--images: no file {path}")
+    from sr_tf.evaluation import comparison_grid
+    from sr_tf.imageio import write_image
+    from sr_tf.pretrained import load_generator
+
+    loaded = [(name, *load_generator(name)) for name in args.models]
+    scales = {scale for _, _, scale in loaded}
+    if len(scales) != 1:
+        raise UserError(f"the models have different scales: {sorted(scales)}")
+    models = [(name, model) for name, model, _ in loaded]
+    write_image(args.output, comparison_grid(models, scales.pop(), args.images))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
