@@ -232,7 +232,9 @@ def comparison_grid(
         rows.append(comparison_image([*panels, ("HR", hr)], hr))
     width = max(r.shape[1] for r in rows)
     gap = 8
-    padded = [np.pad(r, ((0, gap), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    padded = [
+        np.pad(r, ((0, gap), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows
+    ]
     return np.concatenate(padded)[:-gap]
 
 

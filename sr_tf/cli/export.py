@@ -123,7 +123,9 @@ def main(argv=None) -> int:
             f"x{scale}); largest difference from Keras on a test image: {diff} grey levels"
         )
     else:
-        upscaler = TiledUpscaler(model, scale, overlap=overlap, precision=args.precision or "float32")
+        upscaler = TiledUpscaler(
+            model, scale, overlap=overlap, precision=args.precision or "float32"
+        )
         plan = export.plan_serving(upscaler, max_memory, args.max_pixels, args.tile)
         path = export.export_savedmodel(model, scale, args.output, args.version, plan, name)
         print(

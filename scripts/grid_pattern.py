@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""How much of a model's output is a pattern locked to its upsampling grid (the GAN artefact).
+
+    python scripts/grid_pattern.py srresnet-x4 --weights runs/gan_study/modified/last.weights.h5
+
+A sub-pixel (pixel-shuffle) upsampler computes each of the scale x scale output phases with its
+own filters; when they drift apart, as under adversarial training, the output carries a fixed
+pattern repeating every ``scale`` pixels: the coloured checkerboard of docs/gan.md.  For each
+Set14 image (degraded with the benchmark's bicubic, upscaled by each model) this prints
+
+* ``phase std``: the standard deviation, over the scale x scale phases (row mod s, col mod s),
+  of the mean error (grey SR - grey HR) at that phase, in grey levels; a pattern locked to the
+  grid moves the phase means apart, natural detail averages out;
+* ``1/s energy``: the output's spectral magnitude at 1/scale cycles per pixel (rows and columns,
+  the larger), relative to the spectrum's median.
+
+The first model is the reference (e.g. the stage-1 generator); ``--weights`` adds GAN weights
+files of the same architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sr_tf.errors import UserError, run_cli  # noqa: E402
+
+SET14 = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set14"
+
+
+def phase_std(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
+    """Std over the scale x scale grid phases of the mean grey error at each phase."""
+    error = sr.astype(np.float64).mean(-1) - hr.astype(np.float64).mean(-1)
+    means = [error[i::scale, j::scale].mean() for i in range(scale) for j in range(scale)]
+    return float(np.std(means))
+
+
+def grid_frequency_energy(sr: np.ndarray, scale: int) -> float:
+    """Spectral magnitude of the grey output at 1/scale cycles per pixel over its median."""
+    grey = sr.astype(np.float64).mean(-1)
+    spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
+    h, w = spectrum.shape
+    peaks = []
+    for fy, fx in ((1 / scale, 0.0), (0.0, 1 / scale)):
+        y, x = round(fy * h) % h, round(fx * w) % w
+        peaks.append(spectrum[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max())
+    return float(max(peaks) / np.median(spectrum))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("reference", help="shipped model name, e.g. srresnet-x4")
+    p.add_argument("--weights", nargs="*", default=[], help="weights files of the same model")
+    p.add_argument("--data", default=str(SET14), help="HR images (default: Set14)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from sr_tf.evaluation import crop_to_scale, degrade, model_upscale
+    from sr_tf.imageio import list_images, read_image
+    from sr_tf.inference import TiledUpscaler
+    from sr_tf.pretrained import load_generator, manifest
+
+    entry = manifest().get(args.reference)
+    if entry is None:
+        raise UserError(f"{args.reference} is not a shipped model (resolve_image.py --list-models)")
+    images = list_images(args.data)
+    if not images:
+        raise UserError(f"no images in {args.data}")
+    reference, scale = load_generator(args.reference)
+    models = [(args.reference, reference)]
+    for path in args.weights:
+        if not Path(path).is_file():
+            raise UserError(f"--weights: no file {path}")
+        models.append((path, load_generator(entry["architecture"], scale, path)[0]))
+    upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]
+    totals = {label: [] for label, _ in models}
+    print(f"{'image':<14} {'model':<50} {'phase std':>9} {'1/s energy':>10}")
+    for path in images:
+        hr = crop_to_scale(read_image(path)[:, :, :3], scale, Path(path).name)
+        lr = degrade(hr, scale)
+        for label, up in upscalers:
+            sr = model_upscale(up.model, lr, scale, up)
+            values = (phase_std(sr, hr, scale), grid_frequency_energy(sr, scale))
+            totals[label].append(values)
+            print(f"{Path(path).name:<14} {label[-50:]:<50} {values[0]:>9.2f} {values[1]:>10.1f}")
+    for label, values in totals.items():
+        mean = np.mean(values, axis=0)
+        print(f"{'mean':<14} {label[-50:]:<50} {mean[0]:>9.2f} {mean[1]:>10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
