@@ -71,6 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="train.py --precision (mixed_bfloat16, twice as fast on CPUs with native bfloat16; "
         "a run resumes in the precision it started with)",
     )
+    p.add_argument(
+        "--freeze-upsampler",
+        action="store_true",
+        help="train.py --freeze-upsampler for every objective (the generator's body trains, its "
+        "upsampler keeps the stage-1 weights; docs/gan.md)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
     p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
     return p.parse_args(argv)
@@ -97,6 +103,7 @@ def training_command(objective: str, args: argparse.Namespace) -> list[str]:
         str(args.steps),
         "--precision",
         args.precision,
+        *(["--freeze-upsampler"] if args.freeze_upsampler else []),
         *options,
         "--output",
         str(Path(args.output) / objective),

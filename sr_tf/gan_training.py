@@ -42,6 +42,7 @@ from sr_tf.losses import (
 from sr_tf.models import build_model
 from sr_tf.models.discriminator import NORMS, discriminator
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
+from sr_tf.upsampler_split import split_at_upsampler
 from sr_tf.weights import load_generator_weights
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class GanConfig(RunConfig):
     d_features: int = 64
     d_dense: int = 1024
     d_norm: str = "batch"
+    freeze_upsampler: bool = (
+        False  # train the residual body only (the upsampler and output layer stay)
+    )
     vgg_weights: str = "imagenet"  # "imagenet" (Keras cache) or a weights file
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
 
@@ -120,6 +124,22 @@ class GanConfig(RunConfig):
         return RANDOM_VGG if self.random_vgg else "imagenet"
 
 
+def freeze_upsampler(generator: keras.Model) -> list[str]:
+    """Make the generator's upsampler and output layer untrainable; returns their names.
+
+    A sub-pixel upsampler computes every output phase (row and column mod the scale) with its
+    own filters; adversarial gradients push them apart into a pattern locked to that grid
+    (docs/gan.md).  Frozen, they stay as stage 1 trained them.
+    """
+    split = split_at_upsampler(generator)
+    if split is None:
+        raise UserError(f"--freeze-upsampler: no upsampler found at the end of {generator.name}")
+    frozen = [layer for layer in split.tail if layer.weights]
+    for layer in frozen:
+        layer.trainable = False
+    return [layer.name for layer in frozen]
+
+
 def gan_schedule(
     learning_rate: float, boundary: int
 ) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -159,6 +179,8 @@ class GanStage(Stage):
     def build(self) -> None:
         cfg = self.config
         self.generator = self.build_generator()
+        if cfg.freeze_upsampler:
+            freeze_upsampler(self.generator)
         self.discriminator = discriminator(cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm)
         half = cfg.steps // 2
         self.g_optimizer = adam(gan_schedule(cfg.learning_rate, half), cfg.precision)

@@ -112,6 +112,23 @@ def test_every_gan_loss_trains_both_networks(tmp_path, data, stage1, gan_loss, e
     assert int(trainer.stage.d_optimizer.iterations.numpy()) == 2 * cfg.d_steps
 
 
+@pytest.mark.parametrize("model", ["edsr-baseline", "srresnet"])
+def test_freeze_upsampler_trains_the_body_only(tmp_path, data, stage1, model):
+    cfg = tiny(stage1, model=model, init=stage1[model], freeze_upsampler=True)
+    trainer = gan_engine(cfg, tmp_path / "run")
+    generator = trainer.stage.generator
+    frozen = {layer.name for layer in generator.layers if layer.weights and not layer.trainable}
+    assert frozen and all(name.startswith(("up", "tail")) for name in frozen), frozen
+    before = {w.path: w.numpy() for w in generator.weights}
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    for _ in range(2):
+        trainer.train_step([next(batches)])
+    changed = {w.path for w in generator.weights if not np.array_equal(before[w.path], w.numpy())}
+    assert changed, "the body did not train"
+    assert not [p for p in changed if p.split("/")[0] in frozen], changed
+    assert GanConfig.from_run(tmp_path / "run").freeze_upsampler  # recorded in run.json
+
+
 CHILD = """
 import sys, numpy as np
 from sr_tf.gan_training import GanConfig, gan_engine

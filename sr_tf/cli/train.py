@@ -175,6 +175,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="discriminator normalisation (the paper: batch)",
     )
     g.add_argument(
+        "--freeze-upsampler",
+        action="store_true",
+        help="train the generator's residual body only: its upsampler and output layer keep "
+        "their stage-1 weights (against the grid-locked pattern of docs/gan.md)",
+    )
+    g.add_argument(
         "--vgg-weights",
         default="imagenet",
         help="VGG19 no-top weights file (default: ImageNet weights from the Keras cache, "
@@ -288,6 +294,7 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
         d_features=args.d_features,
         d_dense=args.d_dense,
         d_norm=args.d_norm,
+        freeze_upsampler=args.freeze_upsampler,
         vgg_weights=args.vgg_weights,
         random_vgg=args.random_vgg,
     )
