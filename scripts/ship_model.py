@@ -51,7 +51,14 @@ def main(argv=None) -> int:
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
 
     gan_fields = (
-        {"stage": "gan", "recipe": config["recipe"], "gan_loss": config["gan_loss"]}
+        {
+            "stage": "gan",
+            "recipe": config["recipe"],
+            "gan_loss": config["gan_loss"],
+            "content_loss": config.get("content_loss"),
+            "adv_weight": config.get("adv_weight"),
+            "freeze_upsampler": config.get("freeze_upsampler", False),
+        }
         if config.get("stage") == "gan"
         else {}
     )
