@@ -11,8 +11,9 @@ Set14 image (degraded with the benchmark's bicubic, upscaled by each model) this
 * ``phase std``: the standard deviation, over the scale x scale phases (row mod s, col mod s),
   of the mean error (grey SR - grey HR) at that phase, in grey levels; a pattern locked to the
   grid moves the phase means apart, natural detail averages out;
-* ``1/s energy``: the output's spectral magnitude at 1/scale cycles per pixel (rows and columns,
-  the larger), relative to the spectrum's median.
+* ``1/s energy``: the output's largest spectral magnitude at the frequencies of a pattern
+  repeating every ``scale`` pixels (multiples of 1/scale cycles per pixel), relative to the
+  spectrum's median.
 
 The first model is the reference (e.g. the stage-1 generator); ``--weights`` adds GAN weights
 files of the same architecture.
@@ -41,14 +42,19 @@ def phase_std(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
 
 
 def grid_frequency_energy(sr: np.ndarray, scale: int) -> float:
-    """Spectral magnitude of the grey output at 1/scale cycles per pixel over its median."""
+    """The grey output's largest spectral magnitude at the frequencies of a pattern repeating
+    every ``scale`` pixels ((k/scale, l/scale) cycles per pixel, not both 0), over the
+    spectrum's median."""
     grey = sr.astype(np.float64).mean(-1)
     spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
     h, w = spectrum.shape
     peaks = []
-    for fy, fx in ((1 / scale, 0.0), (0.0, 1 / scale)):
-        y, x = round(fy * h) % h, round(fx * w) % w
-        peaks.append(spectrum[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max())
+    for k in range(scale):
+        for m in range(scale):
+            if k == m == 0:
+                continue
+            y, x = round(k * h / scale) % h, round(m * w / scale) % w
+            peaks.append(spectrum[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max())
     return float(max(peaks) / np.median(spectrum))
 
 

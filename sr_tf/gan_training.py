@@ -82,6 +82,7 @@ class GanConfig(RunConfig):
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
 
     RESUMABLE_CHANGES = (*RunConfig.RESUMABLE_CHANGES, "vgg_weights")
+    ADDED_FIELDS = {**RunConfig.ADDED_FIELDS, "freeze_upsampler": False}
 
     def __post_init__(self):
         if self.recipe not in RECIPES:
@@ -134,7 +135,10 @@ def freeze_upsampler(generator: keras.Model) -> list[str]:
     split = split_at_upsampler(generator)
     if split is None:
         raise UserError(f"--freeze-upsampler: no upsampler found at the end of {generator.name}")
-    frozen = [layer for layer in split.tail if layer.weights]
+    # The split may hold inference copies of the tail's layers (FewFilterConv2D): freeze the
+    # generator's own layers of those names.
+    frozen = [generator.get_layer(layer.name) for layer in split.tail]
+    frozen = [layer for layer in frozen if layer.weights]
     for layer in frozen:
         layer.trainable = False
     return [layer.name for layer in frozen]

@@ -41,6 +41,15 @@ def test_top_level_scripts_are_wrappers_of_the_package_programs(command):
     assert len([line for line in text.splitlines() if line and not line.startswith("#")]) <= 5
 
 
+def test_precision_defaults_do_not_follow_the_cpu_where_results_must_not():
+    """resolve_image.py takes the CPU's fastest (auto); evaluate.py's scores stay float32 unless
+    asked, on any CPU."""
+    from sr_tf.cli import evaluate, resolve
+
+    assert resolve.parse_args(["a.png"]).precision == "auto"
+    assert evaluate.parse_args(["--data", "d", "--method", "bicubic"]).precision == "float32"
+
+
 def test_parsing_arguments_loads_no_tensorflow():
     code = (
         "import sys\n"

@@ -43,7 +43,7 @@ def add_tiling(parser: argparse.ArgumentParser) -> None:
 
 def add_precision(parser: argparse.ArgumentParser, default: str = "auto") -> None:
     """--precision for the programs that run a model here (resolve_image.py: ``auto``;
-    evaluate.py: ``float32``, so its scores are the protocol's to the last digit)."""
+    evaluate.py: ``float32``, so its scores do not depend on the CPU's bfloat16)."""
     from sr_tf import registry
 
     parser.add_argument(
