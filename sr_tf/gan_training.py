@@ -34,6 +34,7 @@ from sr_tf.losses import (
     VGG_LAYERS,
     Adversarial,
     VGGLoss,
+    grid_phase_loss,
     load_vgg19,
     parse_content,
     pixel_loss,
@@ -242,7 +243,12 @@ class GanStage(Stage):
     def _content_terms(self, hr, sr) -> dict[str, tf.Tensor]:
         terms = {}
         for _, name in self.content:
-            loss = self.vgg_losses[name] if name in self.vgg_losses else pixel_loss(name)
+            if name in self.vgg_losses:
+                loss = self.vgg_losses[name]
+            elif name == "grid":
+                loss = grid_phase_loss(self.config.scale)
+            else:
+                loss = pixel_loss(name)
             terms[name] = tf.reduce_mean(loss(hr, sr))
         return terms
 

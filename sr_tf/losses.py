@@ -151,7 +151,36 @@ class VGGLoss:
         return tf.reduce_mean(tf.square(diff), axis=[1, 2, 3])
 
 
-CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS)
+# Grid term: local windows of this many LR pixels (32x32 HR pixels at x4).
+GRID_WINDOW = 8
+
+
+def grid_phase_loss(
+    scale: int, window: int = GRID_WINDOW
+) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Per-example spread of the error over the upsampling grid's ``scale`` x ``scale`` phases.
+
+    Over each window of ``window`` x ``window`` LR pixels, the mean error (SR - HR) at every
+    output phase (row and column mod ``scale``); the loss is the variance of those phase means,
+    averaged over windows and channels.  A pattern locked to the sub-pixel grid (the GAN
+    artefact of docs/gan.md) moves the phase means apart; natural detail and noise average out.
+    Patch sides must be multiples of ``scale``.
+    """
+
+    def loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+        error = tf.cast(sr, tf.float32) - tf.cast(hr, tf.float32)
+        phases = tf.nn.space_to_depth(error, scale)  # [B, h/s, w/s, s*s*C]
+        lr_side = min(phases.shape[1] or window, phases.shape[2] or window)
+        size = max(1, min(window, lr_side))
+        means = tf.nn.avg_pool2d(phases, size, size, "VALID")
+        channels = error.shape[-1]
+        means = tf.reshape(means, tf.concat([tf.shape(means)[:3], [scale * scale, channels]], 0))
+        return tf.reduce_mean(tf.math.reduce_variance(means, axis=3), axis=[1, 2, 3])
+
+    return loss
+
+
+CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS, "grid")
 
 
 def parse_content(spec: str) -> list[tuple[float, str]]:
@@ -162,7 +191,7 @@ def parse_content(spec: str) -> list[tuple[float, str]]:
         if not match or match.group(2) not in CONTENT_TERMS:
             raise UserError(
                 f"bad --content-loss {spec!r}: terms are [weight*]name joined by +, "
-                f"names {', '.join(CONTENT_TERMS)} (e.g. mse+0.006*vgg54)"
+                f"names {', '.join(CONTENT_TERMS)} (e.g. mse+0.006*vgg54, mse+100*grid)"
             )
         try:
             weight = float(match.group(1) or 1.0)
@@ -296,6 +325,8 @@ __all__ = [
     "PIXEL_LOSSES",
     "Adversarial",
     "Objective",
+    "GRID_WINDOW",
+    "grid_phase_loss",
     "parse_content",
     "pixel_loss",
     "RANDOM_VGG",

@@ -135,6 +135,15 @@ def test_freeze_upsampler_trains_the_body_only(tmp_path, data, stage1, model, up
     assert GanConfig.from_run(tmp_path / "run").freeze_upsampler  # recorded in run.json
 
 
+def test_grid_content_term_trains_and_is_logged(tmp_path, data, stage1):
+    cfg = tiny(stage1, content_loss="mse+100*grid")
+    trainer = gan_engine(cfg, tmp_path / "run")
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    values = trainer.train_step([next(batches)])
+    assert values["g_grid"] >= 0 and np.isfinite(values["g_grid"])
+    assert values["g_loss"] >= values["g_mse"] + 100 * values["g_grid"] - 1e-6
+
+
 CHILD = """
 import sys, numpy as np
 from sr_tf.gan_training import GanConfig, gan_engine

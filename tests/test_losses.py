@@ -17,6 +17,7 @@ from sr_tf.losses import (
     VGG_LAYERS,
     Adversarial,
     VGGLoss,
+    grid_phase_loss,
     load_vgg19,
     parse_content,
     pixel_loss,
@@ -206,3 +207,24 @@ def test_noisy_targets_and_smoothing_follow_the_table():
     assert noisy == pytest.approx(_bce(0.9, 1.0) + _bce(0.1, -1.0), rel=1e-5)
     with pytest.raises(UserError, match="unknown --gan-loss"):
         Adversarial("vanilla")
+
+
+def test_grid_term_sees_a_pattern_on_the_upsampling_grid_not_noise():
+    rng = np.random.default_rng(0)
+    hr = tf.constant(rng.uniform(0.2, 0.8, (2, 48, 48, 3)), tf.float32)
+    tile = rng.uniform(-0.03, 0.03, (4, 4, 1))
+    pattern = tf.constant(np.tile(tile, (12, 12, 3))[None], tf.float32)
+    noise = tf.constant(rng.normal(0, 0.03, (2, 48, 48, 3)), tf.float32)
+    loss = grid_phase_loss(4)
+    on_grid, noisy = loss(hr, hr + pattern), loss(hr, hr + noise)
+    assert on_grid.shape == (2,) and loss(hr, hr).numpy().max() == 0.0
+    assert float(tf.reduce_min(on_grid)) > 10 * float(tf.reduce_max(noisy))
+    assert float(tf.reduce_max(loss(hr, hr + 0.05))) < 1e-12  # a uniform error is no pattern
+    with tf.GradientTape() as tape:
+        sr = tf.Variable(hr + pattern)
+        value = tf.reduce_mean(loss(hr, sr))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(value, sr)))) > 0
+
+
+def test_grid_is_a_content_term():
+    assert parse_content("mse+100*grid") == [(1.0, "mse"), (100.0, "grid")]

@@ -135,7 +135,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--content-loss",
         default="",
         help="override the recipe's content loss: terms [weight*]name joined by +, names "
-        "mse, l1, vgg22, vgg54 (e.g. vgg54, mse+0.006*vgg54)",
+        "mse, l1, vgg22, vgg54, grid (e.g. vgg54, mse+0.006*vgg54, mse+100*grid)",
     )
     g.add_argument(
         "--vgg-scale",
