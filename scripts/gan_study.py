@@ -78,6 +78,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="train.py --freeze-upsampler for every objective (the generator's body trains, its "
         "upsampler keeps the stage-1 weights; docs/gan.md)",
     )
+    p.add_argument(
+        "--content-loss",
+        help="train.py --content-loss for every objective (default: the recipe's, mse), e.g. "
+        "mse+100*grid",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
     p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
     return p.parse_args(argv)
@@ -105,6 +110,7 @@ def training_command(objective: str, args: argparse.Namespace) -> list[str]:
         "--precision",
         args.precision,
         *(["--freeze-upsampler"] if args.freeze_upsampler else []),
+        *(["--content-loss", args.content_loss] if args.content_loss else []),
         *options,
         "--output",
         str(Path(args.output) / objective),
