@@ -33,6 +33,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def stage1_name(init: str) -> str:
+    """The shipped model a GAN run started from (same sha256 as its weights), else the --init."""
+    from sr_tf.pretrained import manifest, sha256_of
+
+    if not init or not Path(init).is_file():
+        return init
+    digest = sha256_of(init)
+    return next((name for name, e in manifest().items() if e["sha256"] == digest), init)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import tensorflow as tf
@@ -58,6 +68,7 @@ def main(argv=None) -> int:
             "content_loss": config.get("content_loss"),
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
+            "stage1": stage1_name(config.get("init", "")),
         }
         if config.get("stage") == "gan"
         else {}

@@ -131,3 +131,30 @@ def test_overrides_come_from_the_run_folder(tmp_path):
             ).save()
         net, _ = pretrained.load_generator("edsr-baseline", 2, weights)
         assert weights_equal(net, model)
+
+
+def test_shipped_gan_models_are_more_natural_than_their_stage1(shared_data):
+    """What a shipped GAN model is for: lower NIQE than the stage-1 model it was fine-tuned
+    from, on the textured Set14 images, within 3 dB of its PSNR (the ship bar, docs/gan.md)."""
+    from sr_tf.evaluation import crop_to_scale, degrade, model_upscale
+    from sr_tf.imageio import read_image
+    from sr_tf.metrics import psnr_y
+    from sr_tf.niqe import niqe
+
+    gans = {n: e for n, e in pretrained.manifest().items() if e.get("stage") == "gan"}
+    if not gans:
+        pytest.skip("no GAN model is shipped")
+    images = [shared_data / "Set14" / f"{n}.png" for n in ("baboon", "zebra", "comic")]
+    for name, entry in gans.items():
+        scores = {}
+        for model_name in (name, entry["stage1"]):
+            net, scale = pretrained.load_generator(model_name)
+            values = []
+            for path in images:
+                hr = crop_to_scale(read_image(path)[:, :, :3], scale)
+                sr = model_upscale(net, degrade(hr, scale), scale)
+                values.append((niqe(sr, shave=scale), psnr_y(sr, hr, scale)))
+            scores[model_name] = np.mean(values, axis=0)
+        (gan_niqe, gan_psnr), (base_niqe, base_psnr) = scores[name], scores[entry["stage1"]]
+        assert gan_niqe < base_niqe, (name, scores)
+        assert gan_psnr > base_psnr - 3.0, (name, scores)
