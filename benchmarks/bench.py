@@ -618,7 +618,7 @@ def _precision_section(ok: list[dict], matmul: dict | None) -> list[str]:
         "report recorded neither the CPU nor its flags). On the AVX-512 machine a plain "
         "matmul, this function in a fresh process and the same function inside the benchmark "
         "processes all gave 120-200 GFLOP/s float32 from one call to the next (2026-12-02, "
-        "three runs of `--only precision`): single 0.1 s calls on a shared machine move by "
+        "four runs of `--only precision`): single 0.1 s calls on a shared machine move by "
         "+-20%, which is why the agreement row compares medians, and why it can still miss "
         "15% in one run and meet it in the next. The function does one float32 "
         "matmul per call (its `reduce_sum` adds 0.1%) with TensorFlow's default threads. The "
