@@ -70,8 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from sr_tf.evaluation import crop_to_scale, degrade, model_upscale
-    from sr_tf.imageio import list_images, read_image
+    from sr_tf.evaluation import benchmark_pair, model_upscale
+    from sr_tf.imageio import list_images
     from sr_tf.inference import TiledUpscaler
     from sr_tf.pretrained import load_generator, manifest
 
@@ -91,8 +91,7 @@ def main(argv=None) -> int:
     totals = {label: [] for label, _ in models}
     print(f"{'image':<14} {'model':<50} {'phase std':>9} {'1/s energy':>10}")
     for path in images:
-        hr = crop_to_scale(read_image(path)[:, :, :3], scale, Path(path).name)
-        lr = degrade(hr, scale)
+        hr, lr = benchmark_pair(path, scale)
         for label, up in upscalers:
             sr = model_upscale(up.model, lr, scale, up)
             values = (phase_std(sr, hr, scale), grid_frequency_energy(sr, scale))

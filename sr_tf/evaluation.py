@@ -214,6 +214,15 @@ def comparison_image(panels: list[tuple[str, np.ndarray]], hr: np.ndarray) -> np
     return np.asarray(canvas)
 
 
+def benchmark_pair(
+    path: str | os.PathLike, scale: int, degradation: str | Degradation = "bicubic"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(HR, LR) uint8 RGB of one benchmark image: HR cropped to a multiple of ``scale``, LR made
+    from it with ``degradation``."""
+    hr = crop_to_scale(read_image(path)[:, :, :3], scale, Path(path).name)
+    return hr, degrade(hr, scale, degradation)
+
+
 def comparison_grid(
     models: Sequence[tuple[str, keras.Model]],
     scale: int,
@@ -225,8 +234,7 @@ def comparison_grid(
     upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
     rows = []
     for path in images:
-        hr = crop_to_scale(read_image(path)[:, :, :3], scale, Path(path).name)
-        lr = degrade(hr, scale, degradation)
+        hr, lr = benchmark_pair(path, scale, degradation)
         panels = [("bicubic", bicubic_upscale(lr, scale))]
         panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
         rows.append(comparison_image([*panels, ("HR", hr)], hr))

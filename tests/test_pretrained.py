@@ -136,8 +136,7 @@ def test_overrides_come_from_the_run_folder(tmp_path):
 def test_shipped_gan_models_are_more_natural_than_their_stage1(shared_data):
     """What a shipped GAN model is for: lower NIQE than the stage-1 model it was fine-tuned
     from, on the textured Set14 images, within 3 dB of its PSNR (the ship bar, docs/gan.md)."""
-    from sr_tf.evaluation import crop_to_scale, degrade, model_upscale
-    from sr_tf.imageio import read_image
+    from sr_tf.evaluation import benchmark_pair, model_upscale
     from sr_tf.metrics import psnr_y
     from sr_tf.niqe import niqe
 
@@ -151,8 +150,8 @@ def test_shipped_gan_models_are_more_natural_than_their_stage1(shared_data):
             net, scale = pretrained.load_generator(model_name)
             values = []
             for path in images:
-                hr = crop_to_scale(read_image(path)[:, :, :3], scale)
-                sr = model_upscale(net, degrade(hr, scale), scale)
+                hr, lr = benchmark_pair(path, scale)
+                sr = model_upscale(net, lr, scale)
                 values.append((niqe(sr, shave=scale), psnr_y(sr, hr, scale)))
             scores[model_name] = np.mean(values, axis=0)
         (gan_niqe, gan_psnr), (base_niqe, base_psnr) = scores[name], scores[entry["stage1"]]
