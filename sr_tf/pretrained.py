@@ -72,7 +72,11 @@ def default_model(scale: int | None = None) -> str:
 
 
 def shipped_table() -> str:
-    """The shipped models as a plain-text table: name, scale, Set5 and Set14 PSNR/SSIM, steps."""
+    """The shipped models as a plain-text table: name, scale, Set5 and Set14 PSNR/SSIM, steps.
+
+    A Set14 NIQE column (lower is more natural) is added when any model's manifest records one:
+    for a GAN model it says more than PSNR does.
+    """
     shipped = manifest()
     if not shipped:
         return "no shipped models"
@@ -82,14 +86,21 @@ def shipped_table() -> str:
         result = entry.get("scores", {}).get(bench)
         return f"{result['psnr']:.3f} / {result['ssim']:.4f}" if result else "-"
 
-    rows = [("model", "scale", "Set5 PSNR/SSIM", "Set14 PSNR/SSIM", "steps", "")]
+    def niqe(entry: dict) -> str:
+        value = entry.get("scores", {}).get("Set14", {}).get("niqe")
+        return "-" if value is None else f"{value:.2f}"
+
+    with_niqe = any(niqe(entry) != "-" for entry in shipped.values())
+    rows = [
+        ("model", "scale", "Set5 PSNR/SSIM", "Set14 PSNR/SSIM")
+        + (("Set14 NIQE",) if with_niqe else ())
+        + ("steps", "")
+    ]
     for name, entry in sorted(shipped.items(), key=lambda item: (-item[1]["scale"], item[0])):
         rows.append(
-            (
-                name,
-                f"x{entry['scale']}",
-                score(entry, "Set5"),
-                score(entry, "Set14"),
+            (name, f"x{entry['scale']}", score(entry, "Set5"), score(entry, "Set14"))
+            + ((niqe(entry),) if with_niqe else ())
+            + (
                 str(entry.get("steps") or "-"),
                 f"default for x{entry['scale']}" if name in defaults else "",
             )

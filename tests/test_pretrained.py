@@ -69,6 +69,16 @@ def test_shipped_table_lists_each_model_with_its_scores(shipped_dir):
     ]
 
 
+def test_shipped_table_adds_niqe_only_when_a_model_records_it(shipped_dir):
+    folder, _ = shipped_dir
+    assert "NIQE" not in pretrained.shipped_table()
+    record = json.loads((folder / "manifest.json").read_text())
+    record["models"]["tiny-x2"]["scores"] = {"Set14": {"psnr": 30.5, "ssim": 0.88, "niqe": 5.914}}
+    (folder / "manifest.json").write_text(json.dumps(record))
+    header, row = pretrained.shipped_table().splitlines()
+    assert "Set14 NIQE" in header
+    assert row.split()[:7] == ["tiny-x2", "x2", "-", "30.500", "/", "0.8800", "5.91"]
+
 def test_damaged_shipped_weights_are_reported(shipped_dir):
     folder, _ = shipped_dir
     data = bytearray((folder / "tiny_x2.weights.h5").read_bytes())
