@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_tensorflow()
     from sr_tf.imageio import list_images, read_image
     from sr_tf.niqe import PATCH, fit_pristine, save_pristine
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -238,6 +239,38 @@ def _padded(values: list[float], pad: float = 0.08) -> tuple[float, float]:
     return lo - pad * span, hi + pad * span
 
 
+def label_position(
+    size_box: tuple[float, float, float, float],
+    point: tuple[float, float],
+    placed: list[tuple[float, float, float, float]],
+    frame: tuple[float, float, float, float],
+) -> tuple[float, float]:
+    """Where a label goes beside ``point``: the first nearby spot that overlaps no placed label.
+
+    Points that sit together (objectives with nearly equal scores) would otherwise print their
+    labels over each other.  The chosen box is appended to ``placed``.
+    """
+    width, height = size_box[2] - size_box[0], size_box[3] - size_box[1]
+    px, py = point
+    offsets = [(6, -height / 2), (-6 - width, -height / 2)]
+    for k in range(1, 8):  # then further above and below, right and left
+        for dy in (-k * (height + 2), k * (height + 2)):
+            offsets += [(6, dy - height / 2), (-6 - width, dy - height / 2)]
+    for dx, dy in offsets:
+        candidate = (px + dx, py + dy, px + dx + width, py + dy + height)
+        inside = frame[0] <= candidate[0] and candidate[2] <= frame[2] + 60
+        inside = inside and frame[1] <= candidate[1] and candidate[3] <= frame[3]
+        clear = all(
+            candidate[2] < b[0] or b[2] < candidate[0] or candidate[3] < b[1] or b[3] < candidate[1]
+            for b in placed
+        )
+        if inside and clear:
+            placed.append(candidate)
+            return candidate[0], candidate[1]
+    placed.append((px + 6, py - height / 2, px + 6 + width, py + height / 2))
+    return px + 6, py - height / 2
+
+
 def perception_distortion_png(rows: list[dict], path: Path) -> Path:
     """PSNR (y) against NIQE (x) per set: a point per method, HR as a line (PSNR infinite)."""
     import numpy as np
@@ -266,11 +299,13 @@ def perception_distortion_png(rows: list[dict], path: Path) -> Path:
         for y in range(box[1], box[3], 8):
             draw.line([(x, y), (x, y + 4)], fill=(120, 120, 120))
         draw.text((x + 3, box[1] + 4), "HR", fill=(80, 80, 80))
+        placed: list[tuple[float, float, float, float]] = []
         for j, (label, niqe, psnr) in enumerate(points):
             px, py = ax(niqe, psnr)
             colour = COLOURS[j % len(COLOURS)]
             draw.ellipse([(px - 4, py - 4), (px + 4, py + 4)], fill=colour)
-            draw.text((px + 6, py - 6 + 10 * (j % 2)), label, fill=colour)
+            corner = label_position(draw.textbbox((0, 0), label), (px, py), placed, box)
+            draw.text(corner, label, fill=colour)
     write_image(path, np.asarray(canvas))
     return path
 
@@ -388,6 +423,7 @@ def report_md(rows: list[dict], args, stage1_spec: str) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_tensorflow()
     from sr_tf.fileio import write_text_atomic
 
     study, output, benchmarks = Path(args.study), Path(args.output), Path(args.benchmarks)

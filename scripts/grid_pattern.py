@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 SET14 = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set14"
@@ -70,6 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_tensorflow()
     from sr_tf.evaluation import benchmark_pair, model_upscale
     from sr_tf.imageio import list_images
     from sr_tf.inference import TiledUpscaler

@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,6 +46,7 @@ def stage1_name(init: str) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    quiet_tensorflow()
     import tensorflow as tf
 
     from sr_tf.evaluation import evaluate_folder

@@ -105,3 +105,15 @@ def test_logs_and_verdicts(gan_report, study):
         "critic gap exploded"
     )
     assert gan_report.verdict("hinge", [0.5], [float("nan")])[0] == "diverged (non-finite)"
+
+
+def test_labels_of_points_that_sit_together_do_not_overlap(gan_report):
+    frame = (0, 0, 400, 300)
+    placed = []
+    for _ in range(4):  # four points at one spot, as three objectives were in the study
+        gan_report.label_position((0, 0, 60, 10), (200, 150), placed, frame)
+    assert len(placed) == 4
+    for i, a in enumerate(placed):
+        assert frame[0] <= a[0] and a[3] <= frame[3]
+        for b in placed[i + 1 :]:
+            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (a, b)
