@@ -34,31 +34,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def stage1_name(init: str) -> str:
-    """The shipped model a GAN run started from (same sha256 as its weights), else the --init."""
-    from sr_tf.pretrained import manifest, sha256_of
-
-    if not init or not Path(init).is_file():
-        return init
-    digest = sha256_of(init)
-    return next((name for name, e in manifest().items() if e["sha256"] == digest), init)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
-    import tensorflow as tf
 
     from sr_tf.evaluation import evaluate_folder
     from sr_tf.models import build_model
-    from sr_tf.release import add_shipped_model, halve_weights_file
+    from sr_tf.release import (
+        add_shipped_model,
+        checkpoint_step,
+        halve_weights_file,
+        shipped_name_of,
+        training_lineage,
+    )
     from sr_tf.weights import load_generator_weights
 
     run = Path(args.run)
     config = json.loads((run / "run.json").read_text())
     weights = Path(args.weights or run / "best.weights.h5")
-    latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
-    steps = int(latest.rsplit("-", 1)[1]) if latest else None
+    steps = checkpoint_step(run)
+    init = config.get("init", "")
+    lineage = training_lineage(init)  # read before this entry replaces an older one
     overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
 
@@ -70,7 +66,7 @@ def main(argv=None) -> int:
             "content_loss": config.get("content_loss"),
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
-            "stage1": stage1_name(config.get("init", "")),
+            "stage1": (Path(init).is_file() and shipped_name_of(init)) or init,
         }
         if config.get("stage") == "gan"
         else {}
@@ -108,6 +104,7 @@ def main(argv=None) -> int:
             "overrides": overrides,
             "command": config.get("command", ""),
             "steps": steps,
+            **({"lineage": lineage} if lineage else {}),
             "data": config.get("data", ""),
             "degradation": degradation,
             **gan_fields,

@@ -71,6 +71,12 @@ def default_model(scale: int | None = None) -> str:
     return min(matches, key=lambda n: (not n.startswith("edsr"), n))
 
 
+def total_steps(entry: dict) -> int | None:
+    """A shipped model's training steps, with those of the runs it continued (its lineage)."""
+    counts = [entry.get("steps")] + [link.get("steps") for link in entry.get("lineage", [])]
+    return sum(c for c in counts if c) or None
+
+
 def shipped_table() -> str:
     """The shipped models as a plain-text table: name, scale, Set5 and Set14 PSNR/SSIM, steps.
 
@@ -101,7 +107,7 @@ def shipped_table() -> str:
             (name, f"x{entry['scale']}", score(entry, "Set5"), score(entry, "Set14"))
             + ((niqe(entry),) if with_niqe else ())
             + (
-                str(entry.get("steps") or "-"),
+                str(total_steps(entry) or "-"),
                 f"default for x{entry['scale']}" if name in defaults else "",
             )
         )

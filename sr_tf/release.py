@@ -12,9 +12,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import tensorflow as tf
 
 from sr_tf.fileio import atomic_output, write_text_atomic
-from sr_tf.pretrained import SHIPPED_DIR, sha256_of
+from sr_tf.pretrained import SHIPPED_DIR, manifest, sha256_of
 
 
 def halve_weights_file(source: str | Path, target: str | Path) -> Path:
@@ -40,6 +41,65 @@ def halve_weights_file(source: str | Path, target: str | Path) -> Path:
         with h5py.File(source, "r") as src, h5py.File(tmp, "w") as dst:
             copy(src, dst)
     return target
+
+
+def shipped_name_of(weights: str | Path, models: dict | None = None) -> str | None:
+    """The shipped model stored in a file with the same sha256 as ``weights``, if any."""
+    models = manifest() if models is None else models
+    digest = sha256_of(weights)
+    return next((name for name, entry in models.items() if entry["sha256"] == digest), None)
+
+
+def checkpoint_step(run: str | Path) -> int | None:
+    """The step of a run folder's newest checkpoint (None without one)."""
+    latest = tf.train.latest_checkpoint(str(Path(run) / "checkpoints"))
+    return int(latest.rsplit("-", 1)[1]) if latest else None
+
+
+def training_lineage(init: str, models: dict | None = None, limit: int = 32) -> list[dict]:
+    """The training a run's ``--init`` weights came from, earliest first.
+
+    Follows each ``--init`` back through run folders (``run.json`` beside the weights file)
+    until it reaches a shipped model (whose own recorded lineage and command end the walk), a run
+    from scratch, or a file that says nothing more (recorded as ``{"init": path}``).
+    Each link is ``{"command", "steps", "data"}``, plus ``shipped_as`` and ``sha256`` for a
+    shipped model.
+    """
+    models = manifest() if models is None else models
+    newest_first: list[dict] = []
+    while init and len(newest_first) < limit:
+        path = Path(init)
+        if not path.is_file():
+            newest_first.append({"init": init})
+            break
+        name = shipped_name_of(path, models)
+        if name is not None:
+            entry = models[name]
+            newest_first.append(
+                {
+                    "shipped_as": name,
+                    "sha256": entry["sha256"],
+                    "command": entry.get("command", ""),
+                    "steps": entry.get("steps"),
+                    "data": entry.get("data", ""),
+                }
+            )
+            newest_first.extend(reversed(entry.get("lineage", [])))
+            break
+        record = path.parent / "run.json"
+        if not record.is_file():
+            newest_first.append({"init": init})
+            break
+        config = json.loads(record.read_text())
+        newest_first.append(
+            {
+                "command": config.get("command", ""),
+                "steps": checkpoint_step(path.parent),
+                "data": config.get("data", ""),
+            }
+        )
+        init = config.get("init", "")
+    return newest_first[::-1]
 
 
 def add_shipped_model(

@@ -4,8 +4,10 @@ import numpy as np
 
 import sr_tf.pretrained as pretrained
 from sr_tf.models import build_model
-from sr_tf.release import add_shipped_model, halve_weights_file
+from sr_tf.release import add_shipped_model, halve_weights_file, training_lineage
+from sr_tf.training import train_pixel
 from sr_tf.weights import save_weights_atomic, weights_equal
+from tests.conftest import tiny_pixel_config
 
 TINY = {"num_blocks": 1, "num_features": 8}
 
@@ -37,3 +39,38 @@ def test_added_model_records_sha256_and_loads_through_the_runtime_lookup(tmp_pat
     monkeypatch.setattr(pretrained, "MANIFEST", folder / "manifest.json")
     loaded, scale = pretrained.load_generator("t-x2")
     assert scale == 2 and weights_equal(loaded, model)
+
+
+def test_lineage_follows_init_through_run_folders_back_to_a_shipped_model(
+    tmp_path, held_out_sources
+):
+    train, val = held_out_sources
+    first = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "w.weights.h5")
+    older = {"command": "python train.py old", "steps": 7, "data": "old"}
+    entry = add_shipped_model(
+        "t-x2",
+        first,
+        {
+            "architecture": "edsr-baseline",
+            "scale": 2,
+            "command": "python train.py shipped",
+            "steps": 5,
+            "data": "d",
+            "lineage": [older],
+        },
+        folder=tmp_path / "shipped",
+    )
+    models = {"t-x2": entry}
+    train_pixel(tiny_pixel_config(2, init=str(first)), train, val, tmp_path / "a")
+    init_b = str(tmp_path / "a" / "last.weights.h5")
+    train_pixel(tiny_pixel_config(4, init=init_b), train, val, tmp_path / "b")
+
+    links = training_lineage(str(tmp_path / "b" / "last.weights.h5"), models)
+    assert [link.get("steps") for link in links] == [7, 5, 2, 4]
+    assert links[0] == older and links[1]["shipped_as"] == "t-x2"
+    assert links[1]["sha256"] == entry["sha256"]
+    assert training_lineage(init_b, models)[-1]["steps"] == 2
+    assert pretrained.total_steps({"steps": 3, "lineage": links}) == 21
+    missing = str(tmp_path / "gone.weights.h5")
+    assert training_lineage(missing, models) == [{"init": missing}]
+    assert training_lineage("", models) == []
