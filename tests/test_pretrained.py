@@ -79,6 +79,7 @@ def test_shipped_table_adds_niqe_only_when_a_model_records_it(shipped_dir):
     assert "Set14 NIQE" in header
     assert row.split()[:7] == ["tiny-x2", "x2", "-", "30.500", "/", "0.8800", "5.91"]
 
+
 def test_damaged_shipped_weights_are_reported(shipped_dir):
     folder, _ = shipped_dir
     data = bytearray((folder / "tiny_x2.weights.h5").read_bytes())
