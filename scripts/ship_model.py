@@ -40,6 +40,7 @@ def main(argv=None) -> int:
 
     from sr_tf.evaluation import evaluate_folder
     from sr_tf.models import build_model
+    from sr_tf.pretrained import sha256_of
     from sr_tf.release import (
         add_shipped_model,
         checkpoint_step,
@@ -67,6 +68,7 @@ def main(argv=None) -> int:
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
             "stage1": (Path(init).is_file() and shipped_name_of(init)) or init,
+            **({"stage1_sha256": sha256_of(init)} if Path(init).is_file() else {}),
         }
         if config.get("stage") == "gan"
         else {}

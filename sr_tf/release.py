@@ -102,6 +102,18 @@ def training_lineage(init: str, models: dict | None = None, limit: int = 32) -> 
     return newest_first[::-1]
 
 
+def keep_stage1_record(models: dict, name: str, replaced: dict) -> None:
+    """Before shipped model ``name`` is replaced, give the models fine-tuned from it (their
+    ``stage1``) the old file's sha256 and scores, so none silently points at weights it was not
+    trained from."""
+    for entry in models.values():
+        if entry.get("stage1") != name:
+            continue
+        entry.setdefault("stage1_sha256", replaced["sha256"])
+        if entry["stage1_sha256"] == replaced["sha256"]:
+            entry.setdefault("stage1_scores", replaced.get("scores", {}))
+
+
 def add_shipped_model(
     name: str, weights: str | Path, entry: dict, folder: Path | None = None
 ) -> dict:
@@ -115,6 +127,10 @@ def add_shipped_model(
             shutil.copyfile(weights, tmp)
     path = folder / "manifest.json"
     models = json.loads(path.read_text())["models"] if path.exists() else {}
-    models[name] = {**entry, "file": target.name, "sha256": sha256_of(target)}
+    digest = sha256_of(target)
+    replaced = models.get(name)
+    if replaced is not None and replaced["sha256"] != digest:
+        keep_stage1_record(models, name, replaced)
+    models[name] = {**entry, "file": target.name, "sha256": digest}
     write_text_atomic(path, json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
     return models[name]

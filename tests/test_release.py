@@ -74,3 +74,21 @@ def test_lineage_follows_init_through_run_folders_back_to_a_shipped_model(
     missing = str(tmp_path / "gone.weights.h5")
     assert training_lineage(missing, models) == [{"init": missing}]
     assert training_lineage("", models) == []
+
+
+def test_replacing_a_stage1_model_keeps_the_record_of_the_one_its_gan_was_tuned_from(tmp_path):
+    folder = tmp_path / "shipped"
+    base = {"architecture": "edsr-baseline", "scale": 2, "overrides": TINY}
+    old = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "a.weights.h5")
+    new = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "b.weights.h5")
+    first = add_shipped_model("s-x2", old, {**base, "scores": {"Set5": {"psnr": 1.0}}}, folder)
+    add_shipped_model("g-x2", old, {**base, "stage": "gan", "stage1": "s-x2"}, folder)
+    add_shipped_model("s-x2", old, {**base, "scores": {"Set5": {"psnr": 1.0}}}, folder)
+    models = json.loads((folder / "manifest.json").read_text())["models"]
+    assert "stage1_sha256" not in models["g-x2"]  # the same file again: nothing to keep
+
+    add_shipped_model("s-x2", new, {**base, "scores": {"Set5": {"psnr": 2.0}}}, folder)
+    add_shipped_model("s-x2", old, {**base, "scores": {"Set5": {"psnr": 3.0}}}, folder)
+    gan = json.loads((folder / "manifest.json").read_text())["models"]["g-x2"]
+    assert gan["stage1"] == "s-x2" and gan["stage1_sha256"] == first["sha256"]
+    assert gan["stage1_scores"] == {"Set5": {"psnr": 1.0}}
