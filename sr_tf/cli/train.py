@@ -16,7 +16,7 @@ import logging
 
 from sr_tf import registry
 from sr_tf.cli import add_verbose, quiet_tensorflow
-from sr_tf.errors import run_cli
+from sr_tf.errors import UserError, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -116,6 +116,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="DECAY",
         help="keep an exponential moving average of the generator's weights (e.g. 0.999), "
         "validated and saved as best/last weights (default: off)",
+    )
+    p.add_argument(
+        "--freeze-batch-norm",
+        action="store_true",
+        help="stage 1, fine-tuning a converged SRResNet: batch norm normalises with its moving "
+        "statistics while training, as at inference (docs/training.md)",
     )
     g = p.add_argument_group("gan stage (docs/training.md)")
     g.add_argument(
@@ -252,6 +258,8 @@ def main(argv=None) -> int:
 
     overrides = model_overrides(args.num_blocks, args.num_features)
     if args.stage == "gan":
+        if args.freeze_batch_norm:
+            raise UserError("--freeze-batch-norm is a stage-1 (--stage pixel) option")
         return main_gan(args, overrides)
     patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)
     config = TrainConfig(
@@ -260,6 +268,7 @@ def main(argv=None) -> int:
         patch_size=patch,
         decay_steps=args.decay_steps,
         loss=args.loss or "",
+        freeze_batch_norm=args.freeze_batch_norm,
     )
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
