@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -11,8 +12,14 @@ import tensorflow as tf
 from sr_tf.distribute import get_strategy
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
-from sr_tf.training import TrainConfig, train_pixel
-from tests.conftest import TINY, store_tiny_photos, tiny_pixel_config, tiny_weights
+from sr_tf.training import PixelStage, TrainConfig, freeze_batch_norm, train_pixel
+from tests.conftest import (
+    TINY,
+    store_tiny_photos,
+    tiny_model,
+    tiny_pixel_config,
+    tiny_weights,
+)
 
 
 def _config(steps: int, **kw) -> TrainConfig:
@@ -89,6 +96,56 @@ def test_mirrored_strategy_trains_with_ema(tmp_path, held_out_sources):
     assert summary["step"] == 2 and (tmp_path / "run" / "best.weights.h5").exists()
 
 
+def _batch_norm_state(model) -> list[np.ndarray]:
+    return [
+        w.numpy()
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for w in layer.weights
+    ]
+
+
+def test_freeze_batch_norm_keeps_statistics_and_resumes_exactly(tmp_path, held_out_sources):
+    train, val = held_out_sources
+    start = tiny_model("srresnet", 2)
+    init = tmp_path / "init.weights.h5"
+    start.save_weights(str(init))
+    config = dict(model="srresnet", init=str(init), freeze_batch_norm=True, ema=0.5)
+    train_pixel(_config(2, **config), train, val, tmp_path / "resumed")
+    summary = train_pixel(_config(4, **config), train, val, tmp_path / "resumed")
+    straight = train_pixel(_config(4, **config), train, val, tmp_path / "straight")
+    assert summary["step"] == straight["step"] == 4
+    assert json.loads((tmp_path / "straight/run.json").read_text())["freeze_batch_norm"] is True
+    trained, resumed = tiny_model("srresnet", 2), tiny_model("srresnet", 2)
+    trained.load_weights(str(tmp_path / "straight/last.weights.h5"))  # the EMA weights
+    resumed.load_weights(str(tmp_path / "resumed/last.weights.h5"))
+    assert all(
+        np.allclose(a, b, rtol=0, atol=1e-7)
+        for a, b in zip(trained.get_weights(), resumed.get_weights())
+    )
+    # Batch norm's moving statistics, scale and offset are where they started; the convs moved.
+    assert all(
+        np.array_equal(a, b) for a, b in zip(_batch_norm_state(start), _batch_norm_state(trained))
+    )
+    assert not np.array_equal(start.get_weights()[0], trained.get_weights()[0])
+    # Unfrozen, the same training moves the moving statistics.
+    train_pixel(_config(2, model="srresnet", init=str(init)), train, val, tmp_path / "free")
+    free = tiny_model("srresnet", 2)
+    free.load_weights(str(tmp_path / "free/last.weights.h5"))
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(_batch_norm_state(start), _batch_norm_state(free))
+    )
+
+
+def test_freeze_batch_norm_runs_the_model_as_at_inference():
+    model = tiny_model("srresnet", 2)
+    assert freeze_batch_norm(model) == 3  # one block's two, and the body's tail
+    x = tf.random.uniform([2, 10, 10, 3], seed=1)
+    np.testing.assert_array_equal(model(x, training=True), model(x, training=False))
+    with pytest.raises(UserError, match="has no batch norm"):
+        PixelStage(_config(2, freeze_batch_norm=True)).build_generator()  # EDSR: no batch norm
+
+
 def test_config_errors_are_user_errors():
     with pytest.raises(UserError, match="multiple"):
         _config(2, patch_size=15)
@@ -163,6 +220,9 @@ def test_cli_bad_input_is_one_line(tmp_path, repo_root):
     result = _run(["train.py", str(tmp_path / "nope"), "--steps", "1"], repo_root)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no such folder" in result.stderr
+    result = _run(["train.py", "--stage", "gan", "--freeze-batch-norm", "--steps", "1"], repo_root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--freeze-batch-norm is a stage-1" in result.stderr
 
 
 def _host_reachable(host: str) -> bool:
