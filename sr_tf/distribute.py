@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from sr_tf.cluster import WorkerRole, role_in_cluster
 from sr_tf.errors import UserError
+from sr_tf.models.layers import batch_norm_layers
 
 STRATEGIES = ("default", "mirrored", "multiworker", "slurm")
 
@@ -88,12 +89,7 @@ def synchronize_batch_norm(model: keras.Model) -> int:
     """Make ``model``'s batch-norm layers use the global batch's statistics (an all-reduce
     across replicas); how many layers.  Use with more than one replica only: on one replica
     the unsynchronized statistics are the same, computed the numerically safer way."""
-    layers, pending = [], list(model.layers)
-    while pending:
-        layer = pending.pop()
-        pending.extend(getattr(layer, "layers", []))  # nested models
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layers.append(layer)
+    layers = batch_norm_layers(model)
     for layer in layers:
         layer.synchronized = True
     return len(layers)

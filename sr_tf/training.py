@@ -19,6 +19,7 @@ from sr_tf.engine import Engine, RunConfig, Stage, adam, scale_loss
 from sr_tf.errors import UserError
 from sr_tf.losses import DEFAULT_LOSS, PIXEL_LOSSES, pixel_loss
 from sr_tf.models import build_model
+from sr_tf.models.layers import batch_norm_layers
 from sr_tf.weights import init_from_other_scale
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,7 @@ def freeze_batch_norm(model: keras.Model) -> int:
     averages used at test time, are gone.  For fine-tuning a converged model only: the moving
     statistics must already describe its activations.
     """
-    layers, pending = [], list(model.layers)
-    while pending:
-        layer = pending.pop()
-        pending.extend(getattr(layer, "layers", []))  # nested models
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layers.append(layer)
+    layers = batch_norm_layers(model)
     for layer in layers:
         layer.trainable = False  # Keras 3: a frozen BatchNormalization runs in inference mode
     return len(layers)

@@ -109,3 +109,14 @@ def upsampler_factors(scale: int) -> list[int]:
     if scale in (4, 8):
         return [2] * {4: 2, 8: 3}[scale]
     raise ValueError(f"unsupported scale {scale}; choose 2, 3, 4 or 8")
+
+
+def batch_norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """Every BatchNormalization layer of ``model``, nested models included."""
+    layers, pending = [], list(model.layers)
+    while pending:
+        layer = pending.pop()
+        pending.extend(getattr(layer, "layers", []))  # nested models
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layers.append(layer)
+    return layers
