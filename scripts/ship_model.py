@@ -39,13 +39,13 @@ def main(argv=None) -> int:
     quiet_tensorflow()
 
     from sr_tf.evaluation import evaluate_folder
+    from sr_tf.fileio import sha256_of
     from sr_tf.models import build_model
-    from sr_tf.pretrained import sha256_of
     from sr_tf.release import (
         add_shipped_model,
         checkpoint_step,
         halve_weights_file,
-        shipped_name_of,
+        shipped_name_with,
         training_lineage,
     )
     from sr_tf.weights import load_generator_weights
@@ -55,7 +55,10 @@ def main(argv=None) -> int:
     weights = Path(args.weights or run / "best.weights.h5")
     steps = checkpoint_step(run)
     init = config.get("init", "")
-    lineage = training_lineage(init)  # read before this entry replaces an older one
+    # What the run started from: its recorded sha256 (the file at `init` may have been replaced
+    # since, e.g. by shipping a newer model under the same name), else the file there now.
+    init_sha256 = config.get("init_sha256") or (sha256_of(init) if Path(init).is_file() else None)
+    lineage = training_lineage(init, init_sha256=init_sha256)  # before this entry replaces one
     overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
 
@@ -67,8 +70,8 @@ def main(argv=None) -> int:
             "content_loss": config.get("content_loss"),
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
-            "stage1": (Path(init).is_file() and shipped_name_of(init)) or init,
-            **({"stage1_sha256": sha256_of(init)} if Path(init).is_file() else {}),
+            "stage1": shipped_name_with(init_sha256) or init,
+            **({"stage1_sha256": init_sha256} if init_sha256 else {}),
         }
         if config.get("stage") == "gan"
         else {}

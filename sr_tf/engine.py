@@ -49,7 +49,7 @@ from sr_tf.distribute import (
     worker_role,
 )
 from sr_tf.errors import UserError
-from sr_tf.fileio import write_text_atomic
+from sr_tf.fileio import sha256_of, write_text_atomic
 from sr_tf.imageio import to_uint8
 from sr_tf.metrics import psnr_y
 from sr_tf.models import MODEL_NAMES
@@ -237,14 +237,25 @@ class RunFolder:
     def latest_checkpoint(self) -> str | None:
         return tf.train.latest_checkpoint(str(self.checkpoints))
 
-    def write_config(self, config: RunConfig, stage: str, extra: dict | None = None) -> None:
-        """Write run.json, or check that an existing one describes the same run."""
+    def write_config(
+        self, config: RunConfig, stage: str, extra: dict | None = None, resuming: bool = False
+    ) -> None:
+        """Write run.json, or check that an existing one describes the same run.
+
+        A new run records the sha256 of its ``--init`` file (``init_sha256``: what it started
+        from, even after that file is replaced); a resumed run, which loads no ``--init``,
+        keeps the ``init`` and ``init_sha256`` recorded when it began.
+        """
         record = {"stage": stage, **dataclasses.asdict(config), **(extra or {})}
         record.setdefault("command", " ".join(["python", *sys.argv]))
         path = self.path / "run.json"
+        if not resuming and config.init and Path(config.init).is_file():
+            record["init_sha256"] = sha256_of(config.init)
         if path.exists():
             old = {**config.ADDED_FIELDS, **json.loads(path.read_text())}
-            fixed = set(record) - set(config.RESUMABLE_CHANGES) - {"init", "data", "command"}
+            if resuming:
+                record.update({k: old[k] for k in ("init", "init_sha256") if k in old})
+            fixed = set(record) - set(config.RESUMABLE_CHANGES) - {"init_sha256", "data", "command"}
             diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
             if diffs:
                 changes = ", ".join(f"{k}: {old[k]} -> {record[k]}" for k in diffs)
@@ -364,7 +375,10 @@ class Engine:
         with self.strategy.scope(), precision_policy(config.precision):
             stage.prepare(resuming=latest is not None)
         self.folder.write_config(
-            config, stage.name, {"data": data_description, **stage.run_record()}
+            config,
+            stage.name,
+            {"data": data_description, **stage.run_record()},
+            resuming=latest is not None,
         )
         with self.strategy.scope(), precision_policy(config.precision):
             stage.build()

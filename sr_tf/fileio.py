@@ -1,7 +1,9 @@
-"""Atomic file output: nothing is ever half-written under its final name."""
+"""File helpers: atomic output (nothing is ever half-written under its final name) and the
+sha256 that identifies a weights file."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -43,3 +45,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
     return Path(path)
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -9,13 +9,13 @@ Adding a model to them is release tooling: ``sr_tf.release`` (``scripts/ship_mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import keras
 
 from sr_tf.errors import UserError
+from sr_tf.fileio import sha256_of
 from sr_tf.models import MODEL_NAMES, build_model
 from sr_tf.weights import load_generator_weights
 
@@ -29,14 +29,6 @@ def manifest() -> dict[str, dict]:
     if not MANIFEST.exists():
         return {}
     return json.loads(MANIFEST.read_text())["models"]
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shipped_weights_path(name: str) -> Path:

@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from sr_tf.fileio import atomic_output, write_text_atomic
-from sr_tf.pretrained import SHIPPED_DIR, manifest, sha256_of
+from sr_tf.fileio import atomic_output, sha256_of, write_text_atomic
+from sr_tf.pretrained import SHIPPED_DIR, manifest
 
 
 def halve_weights_file(source: str | Path, target: str | Path) -> Path:
@@ -43,11 +43,10 @@ def halve_weights_file(source: str | Path, target: str | Path) -> Path:
     return target
 
 
-def shipped_name_of(weights: str | Path, models: dict | None = None) -> str | None:
-    """The shipped model stored in a file with the same sha256 as ``weights``, if any."""
+def shipped_name_with(digest: str | None, models: dict | None = None) -> str | None:
+    """The shipped model whose file has sha256 ``digest``, if any."""
     models = manifest() if models is None else models
-    digest = sha256_of(weights)
-    return next((name for name, entry in models.items() if entry["sha256"] == digest), None)
+    return next((name for name, e in models.items() if digest and e["sha256"] == digest), None)
 
 
 def checkpoint_step(run: str | Path) -> int | None:
@@ -56,38 +55,56 @@ def checkpoint_step(run: str | Path) -> int | None:
     return int(latest.rsplit("-", 1)[1]) if latest else None
 
 
-def training_lineage(init: str, models: dict | None = None, limit: int = 32) -> list[dict]:
+def shipped_lineage_of(digest: str, models: dict | None = None) -> list[dict] | None:
+    """The lineage (earliest first) of the shipped file with sha256 ``digest``, ending in that
+    file's own link: a model shipped now, or an earlier version recorded in a model's lineage.
+    None for a file never shipped."""
+    models = manifest() if models is None else models
+    for name, entry in models.items():
+        if entry["sha256"] == digest:
+            own = {
+                "shipped_as": name,
+                "sha256": digest,
+                "command": entry.get("command", ""),
+                "steps": entry.get("steps"),
+                "data": entry.get("data", ""),
+            }
+            return [*entry.get("lineage", []), own]
+    for entry in models.values():
+        lineage = entry.get("lineage", [])
+        for index, link in enumerate(lineage):
+            if link.get("sha256") == digest:
+                return lineage[: index + 1]
+    return None
+
+
+def training_lineage(
+    init: str, models: dict | None = None, limit: int = 32, init_sha256: str | None = None
+) -> list[dict]:
     """The training a run's ``--init`` weights came from, earliest first.
 
     Follows each ``--init`` back through run folders (``run.json`` beside the weights file)
-    until it reaches a shipped model (whose own recorded lineage and command end the walk), a run
-    from scratch, or a file that says nothing more (recorded as ``{"init": path}``).
+    until it reaches a shipped model, now or earlier (whose own recorded lineage ends the walk),
+    a run from scratch, or a file that says nothing more (recorded as ``{"init": path}``).
+    A run's ``init_sha256`` (recorded when it began) names its init even after the file at that
+    path was replaced, e.g. by shipping a newer model under the same name; pass the run's own
+    as ``init_sha256``.
     Each link is ``{"command", "steps", "data"}``, plus ``shipped_as`` and ``sha256`` for a
     shipped model.
     """
     models = manifest() if models is None else models
     newest_first: list[dict] = []
+    digest = init_sha256
     while init and len(newest_first) < limit:
         path = Path(init)
-        if not path.is_file():
-            newest_first.append({"init": init})
-            break
-        name = shipped_name_of(path, models)
-        if name is not None:
-            entry = models[name]
-            newest_first.append(
-                {
-                    "shipped_as": name,
-                    "sha256": entry["sha256"],
-                    "command": entry.get("command", ""),
-                    "steps": entry.get("steps"),
-                    "data": entry.get("data", ""),
-                }
-            )
-            newest_first.extend(reversed(entry.get("lineage", [])))
+        if digest is None and path.is_file():
+            digest = sha256_of(path)
+        shipped = shipped_lineage_of(digest, models) if digest else None
+        if shipped is not None:
+            newest_first.extend(reversed(shipped))
             break
         record = path.parent / "run.json"
-        if not record.is_file():
+        if not path.is_file() or not record.is_file():
             newest_first.append({"init": init})
             break
         config = json.loads(record.read_text())
@@ -98,7 +115,7 @@ def training_lineage(init: str, models: dict | None = None, limit: int = 32) -> 
                 "data": config.get("data", ""),
             }
         )
-        init = config.get("init", "")
+        init, digest = config.get("init", ""), config.get("init_sha256")
     return newest_first[::-1]
 
 

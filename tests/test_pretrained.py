@@ -6,6 +6,7 @@ import pytest
 import sr_tf.pretrained as pretrained
 from sr_tf.degradations import parse_degradation
 from sr_tf.errors import UserError
+from sr_tf.fileio import sha256_of
 from sr_tf.models import build_model
 from sr_tf.weights import save_weights_atomic, weights_equal
 
@@ -21,7 +22,7 @@ def shipped_dir(tmp_path, monkeypatch):
         "architecture": "edsr-baseline",
         "scale": 2,
         "file": "tiny_x2.weights.h5",
-        "sha256": pretrained.sha256_of(tmp_path / "tiny_x2.weights.h5"),
+        "sha256": sha256_of(tmp_path / "tiny_x2.weights.h5"),
         "overrides": TINY,
     }
     (tmp_path / "manifest.json").write_text(json.dumps({"models": {"tiny-x2": entry}}))

@@ -3,8 +3,14 @@ import json
 import numpy as np
 
 import sr_tf.pretrained as pretrained
+from sr_tf.fileio import sha256_of
 from sr_tf.models import build_model
-from sr_tf.release import add_shipped_model, halve_weights_file, training_lineage
+from sr_tf.release import (
+    add_shipped_model,
+    halve_weights_file,
+    shipped_lineage_of,
+    training_lineage,
+)
 from sr_tf.training import train_pixel
 from sr_tf.weights import save_weights_atomic, weights_equal
 from tests.conftest import tiny_pixel_config
@@ -34,7 +40,7 @@ def test_added_model_records_sha256_and_loads_through_the_runtime_lookup(tmp_pat
         folder=folder,
     )
     stored = json.loads((folder / "manifest.json").read_text())["models"]["t-x2"]
-    assert stored == entry and entry["sha256"] == pretrained.sha256_of(folder / "t-x2.weights.h5")
+    assert stored == entry and entry["sha256"] == sha256_of(folder / "t-x2.weights.h5")
     monkeypatch.setattr(pretrained, "SHIPPED_DIR", folder)
     monkeypatch.setattr(pretrained, "MANIFEST", folder / "manifest.json")
     loaded, scale = pretrained.load_generator("t-x2")
@@ -74,6 +80,45 @@ def test_lineage_follows_init_through_run_folders_back_to_a_shipped_model(
     missing = str(tmp_path / "gone.weights.h5")
     assert training_lineage(missing, models) == [{"init": missing}]
     assert training_lineage("", models) == []
+
+
+def test_a_run_keeps_naming_the_shipped_file_it_began_from_after_that_file_is_replaced(
+    tmp_path, held_out_sources
+):
+    train, val = held_out_sources
+    folder = tmp_path / "shipped"
+    v1 = save_weights_atomic(build_model("edsr-baseline", 2, **TINY), tmp_path / "v1.weights.h5")
+    base = {"architecture": "edsr-baseline", "scale": 2, "data": "d"}
+    first = add_shipped_model("t-x2", v1, {**base, "command": "v1", "steps": 5}, folder)
+    shipped_file = str(folder / "t-x2.weights.h5")
+    train_pixel(tiny_pixel_config(2, init=shipped_file), train, val, tmp_path / "a")
+    train_pixel(tiny_pixel_config(4, init=shipped_file), train, val, tmp_path / "c")
+    record_c = json.loads((tmp_path / "c" / "run.json").read_text())
+    assert record_c["init_sha256"] == first["sha256"]
+
+    # Ship run a under the same name, as scripts/ship_model.py does: t-x2.weights.h5 changes.
+    record_a = json.loads((tmp_path / "a" / "run.json").read_text())
+    lineage_a = training_lineage(
+        record_a["init"], {"t-x2": first}, init_sha256=record_a["init_sha256"]
+    )
+    entry = {**base, "command": "a", "steps": 2, "lineage": lineage_a}
+    second = add_shipped_model("t-x2", tmp_path / "a" / "last.weights.h5", entry, folder)
+    assert second["sha256"] != first["sha256"]
+    models = {"t-x2": second}
+    assert shipped_lineage_of(first["sha256"], models)[-1]["command"] == "v1"
+
+    # Run c began from v1: its lineage is v1's, not the file now at its --init path.
+    links = training_lineage(str(tmp_path / "c" / "last.weights.h5"), models)
+    assert [link.get("steps") for link in links] == [5, 4]
+    assert links[0]["sha256"] == first["sha256"]
+    # Without the recorded sha256 the path alone would name the successor.
+    assert [x.get("steps") for x in training_lineage(record_c["init"], models)] == [5, 2]
+
+    # Resumed with another --init, c still records what it began from.
+    train_pixel(tiny_pixel_config(6, init=str(v1)), train, val, tmp_path / "c")
+    resumed = json.loads((tmp_path / "c" / "run.json").read_text())
+    assert resumed["steps"] == 6 and resumed["init"] == shipped_file
+    assert resumed["init_sha256"] == first["sha256"]
 
 
 def test_replacing_a_stage1_model_keeps_the_record_of_the_one_its_gan_was_tuned_from(tmp_path):
