@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         add_shipped_model,
         checkpoint_step,
         halve_weights_file,
-        shipped_name_with,
+        shipped_lineage_of,
         training_lineage,
     )
     from sr_tf.weights import load_generator_weights
@@ -57,7 +57,10 @@ def main(argv=None) -> int:
     init = config.get("init", "")
     # What the run started from: its recorded sha256 (the file at `init` may have been replaced
     # since, e.g. by shipping a newer model under the same name), else the file there now.
-    init_sha256 = config.get("init_sha256") or (sha256_of(init) if Path(init).is_file() else None)
+    init_sha256 = config.get("init_sha256")
+    if not init_sha256 and Path(init).is_file():
+        print(f"note: {run}/run.json records no init_sha256; using the file now at {init}")
+        init_sha256 = sha256_of(init)
     lineage = training_lineage(init, init_sha256=init_sha256)  # before this entry replaces one
     overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
@@ -70,7 +73,10 @@ def main(argv=None) -> int:
             "content_loss": config.get("content_loss"),
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
-            "stage1": shipped_name_with(init_sha256) or init,
+            # the shipped model, now or an earlier version of it, the run began from
+            "stage1": (init_sha256 and shipped_lineage_of(init_sha256) or [{}])[-1].get(
+                "shipped_as", init
+            ),
             **({"stage1_sha256": init_sha256} if init_sha256 else {}),
         }
         if config.get("stage") == "gan"

@@ -43,12 +43,6 @@ def halve_weights_file(source: str | Path, target: str | Path) -> Path:
     return target
 
 
-def shipped_name_with(digest: str | None, models: dict | None = None) -> str | None:
-    """The shipped model whose file has sha256 ``digest``, if any."""
-    models = manifest() if models is None else models
-    return next((name for name, e in models.items() if digest and e["sha256"] == digest), None)
-
-
 def checkpoint_step(run: str | Path) -> int | None:
     """The step of a run folder's newest checkpoint (None without one)."""
     latest = tf.train.latest_checkpoint(str(Path(run) / "checkpoints"))
@@ -105,7 +99,7 @@ def training_lineage(
             break
         record = path.parent / "run.json"
         if not path.is_file() or not record.is_file():
-            newest_first.append({"init": init})
+            newest_first.append({"init": init, **({"sha256": digest} if digest else {})})
             break
         config = json.loads(record.read_text())
         newest_first.append(
