@@ -45,7 +45,6 @@ def main(argv=None) -> int:
         add_shipped_model,
         checkpoint_step,
         halve_weights_file,
-        shipped_lineage_of,
         training_lineage,
     )
     from sr_tf.weights import load_generator_weights
@@ -73,10 +72,8 @@ def main(argv=None) -> int:
             "content_loss": config.get("content_loss"),
             "adv_weight": config.get("adv_weight"),
             "freeze_upsampler": config.get("freeze_upsampler", False),
-            # the shipped model, now or an earlier version of it, the run began from
-            "stage1": (init_sha256 and shipped_lineage_of(init_sha256) or [{}])[-1].get(
-                "shipped_as", init
-            ),
+            # the shipped model (now or an earlier version) the run began from: lineage's last link
+            "stage1": lineage[-1].get("shipped_as", init) if lineage else init,
             **({"stage1_sha256": init_sha256} if init_sha256 else {}),
         }
         if config.get("stage") == "gan"
