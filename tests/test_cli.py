@@ -15,6 +15,7 @@ PROGRAMS = {
     "sr-resolve": ("sr_tf.cli.resolve", "resolve_image.py"),
     "sr-evaluate": ("sr_tf.cli.evaluate", "evaluate.py"),
     "sr-export": ("sr_tf.cli.export", "export.py"),
+    "sr-mos": ("sr_tf.cli.mos", "mos.py"),
 }
 
 
