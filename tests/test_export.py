@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,22 @@ def _run(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
     return subprocess.run(
         args, cwd=cwd or REPO, env=_env(), capture_output=True, text=True, timeout=600
     )
+
+
+def _saved_model_cli() -> str:
+    """TensorFlow's ``saved_model_cli`` for the Python running the tests, or skip.
+
+    The one next to ``sys.executable`` first (a virtualenv's, also when it is not activated),
+    then whatever is on PATH.
+    """
+    name = "saved_model_cli.exe" if os.name == "nt" else "saved_model_cli"
+    sibling = Path(sys.executable).parent / name
+    if sibling.is_file():
+        return str(sibling)
+    found = shutil.which("saved_model_cli")
+    if found is None:
+        pytest.skip(f"TensorFlow's saved_model_cli is neither in {sibling.parent} nor on PATH")
+    return found
 
 
 def _umask() -> int:
@@ -151,7 +168,7 @@ def test_export_writes_tf_serving_layout(exported):
 
 
 def test_saved_model_cli_shows_signatures(exported):
-    result = _run(["saved_model_cli", "show", "--dir", str(exported), "--all"])
+    result = _run([_saved_model_cli(), "show", "--dir", str(exported), "--all"])
     assert result.returncode == 0, result.stderr[-2000:]
     text = result.stdout
 
@@ -185,7 +202,7 @@ def test_saved_model_cli_run_returns_png_of_right_size(exported, tmp_path):
     np.save(tmp_path / "images.npy", np.array([png], dtype=object), allow_pickle=True)
     result = _run(
         [
-            "saved_model_cli",
+            _saved_model_cli(),
             "run",
             "--dir",
             str(exported),
