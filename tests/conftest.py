@@ -160,3 +160,100 @@ def held_out_sources(image_folder):
     from sr_tf.data import folder_source, split_validation
 
     return split_validation(folder_source(image_folder), 2)
+
+
+# -- MOS studies (sr_tf.mos) --------------------------------------------------------------------
+
+
+def tiny_mos_method(folder: Path, name: str, seed: int) -> str:
+    """A tiny seeded x4 EDSR saved as a train.py run folder (weights + run.json with its
+    overrides); returns the method as ``sr-mos prepare`` takes it (NAME=ARCHITECTURE:WEIGHTS)."""
+    import json
+
+    from sr_tf.weights import save_weights_atomic
+
+    path = save_weights_atomic(tiny_model("edsr-baseline", 4, seed), folder / name / "w.weights.h5")
+    (folder / name / "run.json").write_text(json.dumps({"model_overrides": TINY}))
+    return f"{name}=edsr-baseline:{path}"
+
+
+@pytest.fixture(scope="session")
+def mos_study_template(tmp_path_factory) -> Path:
+    """A study made by the real ``prepare``: two tiny x4 models (tiny-a, tiny-b), three
+    synthetic HR images (32x32, 36x40, 40x32), anchors hr/nearest/bicubic, 2 calibration
+    images, seed 7.  Read-only: rate a copy (``mos_study``)."""
+    from sr_tf.imageio import write_image
+    from sr_tf.mos.prepare import parse_method, prepare_study
+
+    root = tmp_path_factory.mktemp("mos")
+    images = root / "hr"
+    for i, (h, w) in enumerate([(32, 32), (36, 40), (40, 32)]):
+        write_image(images / f"pic{i}.png", smooth_image(h, w, seed=30 + i))
+    methods = [
+        parse_method(tiny_mos_method(root / "runs", f"tiny-{c}", s))
+        for c, s in (("a", 1), ("b", 2))
+    ]
+    prepare_study(methods, [images], root / "study", seed=7, command="test", log=lambda _: None)
+    return root / "study"
+
+
+@pytest.fixture
+def mos_study(mos_study_template, tmp_path) -> Path:
+    """A fresh copy of ``mos_study_template`` to rate."""
+    import shutil
+
+    return Path(shutil.copytree(mos_study_template, tmp_path / "study"))
+
+
+def fake_mos_study(
+    folder: Path,
+    methods=("tiny-a", "tiny-b", "hr", "nearest"),
+    images: int = 3,
+    calibration: int = 1,
+    seed: int = 0,
+) -> Path:
+    """A study folder written without TensorFlow: 8x8 solid-colour PNGs and a real manifest."""
+    import hashlib
+
+    from PIL import Image
+
+    from sr_tf.mos.study import FORMAT, FORMAT_VERSION, write_manifest
+
+    counter = iter(range(1, 10**6))
+
+    def item(kind: str, image: str, method: str, score=None) -> dict:
+        number = next(counter)
+        item_id = hashlib.sha256(f"{seed}:{number}".encode()).hexdigest()[:12]
+        relative = f"{kind}/{item_id}.png"
+        (folder / kind).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (number * 37 % 256, number * 91 % 256, 128)).save(
+            folder / relative
+        )
+        digest = hashlib.sha256((folder / relative).read_bytes()).hexdigest()
+        entry = {"id": item_id, "image": image, "method": method, "file": relative}
+        return {**entry, "sha256": digest, **({"score": score} if score else {})}
+
+    names = [f"img{i}" for i in range(images)]
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "study_id": f"fake{seed}",
+        "created": "2024-01-01T00:00:00+00:00",
+        "command": "fake_mos_study",
+        "seed": seed,
+        "scale": 4,
+        "crop": None,
+        "methods": [
+            {"name": m, "kind": "anchor" if m in ("hr", "nearest", "bicubic") else "model"}
+            for m in methods
+        ],
+        "images": [{"name": n} for n in names],
+        "items": [item("items", n, m) for n in names for m in methods],
+        "calibration": [
+            item("calibration", names[i], m, s)
+            for i in range(calibration)
+            for m, s in (("hr", 5), ("nearest", 1))
+        ],
+    }
+    write_manifest(folder, manifest)
+    return folder
