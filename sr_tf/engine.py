@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +37,17 @@ from sr_tf.degradations import degradation_spec
 from sr_tf.distribute import (
     LOST_WORKER_ERRORS,
     Preempted,
-    WorkerRole,
     check_same_step,
     preemption_handler,
-    remove_scratch_dir,
-    scratch_checkpoint_dir,
     synchronize_batch_norm,
     worker_role,
 )
 from sr_tf.errors import UserError
-from sr_tf.fileio import sha256_of, write_text_atomic
 from sr_tf.imageio import to_uint8
 from sr_tf.metrics import psnr_y
 from sr_tf.models import MODEL_NAMES
-from sr_tf.weights import save_weights_atomic
+from sr_tf.progress import Progress
+from sr_tf.run_folder import RunFolder, read_run_record
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +91,11 @@ class RunConfig:
 
     @classmethod
     def from_run(cls, folder: str | Path, **changes):
-        """The configuration saved in a run folder's run.json, with ``changes``."""
-        record = json.loads((Path(folder) / "run.json").read_text())
+        """The configuration saved in a run folder's run.json (or its copy beside the
+        checkpoints), with ``changes``."""
+        record = read_run_record(folder)
+        if record is None:
+            raise UserError(f"{folder} holds no run (no run.json, no checkpoints)")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{**{k: v for k, v in record.items() if k in names}, **changes})
 
@@ -160,49 +157,6 @@ def scale_loss(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Ten
     return loss
 
 
-class Progress:
-    """A progress bar on a terminal, plain log lines otherwise (nohup, CI)."""
-
-    def __init__(
-        self,
-        total: int,
-        start: int,
-        every: int,
-        stateful: tuple[str, ...] = (),
-        show: bool = True,
-    ):
-        self.total, self.start, self.every, self.show = total, start, every, show
-        self.t0 = time.perf_counter()
-        shown = ["loss", "steps/s", "lr", "val_psnr", *stateful]  # shown as is, not averaged
-        self.bar = (
-            keras.utils.Progbar(total, stateful_metrics=shown)
-            if show and sys.stdout.isatty()
-            else None
-        )
-        if self.bar is not None:
-            self.bar.update(start)
-
-    def steps_per_second(self, step: int) -> float:
-        return (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
-
-    def update(self, step: int, values: dict[str, float]) -> None:
-        rate = self.steps_per_second(step)
-        values = {**values, "steps/s": rate}
-        if self.bar is not None:
-            self.bar.update(step, list(values.items()))
-        elif self.show and (step % self.every == 0 or step == self.total):
-            left = (self.total - step) / rate if rate > 0 else float("nan")
-            text = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-            print(f"step {step}/{self.total} {text} eta={_duration(left)}", flush=True)
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
-
-
 def validate(model: keras.Model, dataset: tf.data.Dataset, scale: int, limit: int | None = None):
     """Mean Y-PSNR (border ``scale`` cut) over whole images, and the first (lr, sr, hr) triple."""
     scores, first = [], None
@@ -215,82 +169,6 @@ def validate(model: keras.Model, dataset: tf.data.Dataset, scale: int, limit: in
         if first is None:
             first = (lr, sr, hr)
     return (float(np.mean(scores)) if scores else float("nan")), first
-
-
-class RunFolder:
-    """Every file a run writes: run.json, weights, checkpoints, TensorBoard logs.
-
-    With ``writes=False`` (a worker that is not the chief) run.json is only checked, weights
-    are not saved, summaries go nowhere and checkpoints go to a scratch folder; a run still
-    resumes from this folder's checkpoints.
-    """
-
-    def __init__(self, path: str | Path, writes: bool = True, role: WorkerRole | None = None):
-        self.path, self.writes = Path(path), writes
-        self.role = role or WorkerRole()  # names the scratch folder of a run that does not write
-        self.scratch: Path | None = None  # a non-writing worker's private checkpoint folder
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    def latest_checkpoint(self) -> str | None:
-        return tf.train.latest_checkpoint(str(self.checkpoints))
-
-    def write_config(
-        self, config: RunConfig, stage: str, extra: dict | None = None, resuming: bool = False
-    ) -> None:
-        """Write run.json, or check that an existing one describes the same run.
-
-        A new run records the sha256 of its ``--init`` file (``init_sha256``: what it started
-        from, even after that file is replaced); a resumed run, which loads no ``--init``,
-        keeps the ``init`` and ``init_sha256`` recorded when it began.
-        """
-        record = {"stage": stage, **dataclasses.asdict(config), **(extra or {})}
-        record.setdefault("command", " ".join(["python", *sys.argv]))
-        path = self.path / "run.json"
-        if not resuming and config.init and Path(config.init).is_file():
-            record["init_sha256"] = sha256_of(config.init)
-        if path.exists():
-            old = {**config.ADDED_FIELDS, **json.loads(path.read_text())}
-            if resuming:
-                record.update({k: old[k] for k in ("init", "init_sha256") if k in old})
-            fixed = set(record) - set(config.RESUMABLE_CHANGES) - {"init_sha256", "data", "command"}
-            diffs = [k for k in sorted(fixed) if k in old and old[k] != record[k]]
-            if diffs:
-                changes = ", ".join(f"{k}: {old[k]} -> {record[k]}" for k in diffs)
-                raise UserError(
-                    f"{self.path} holds a different run ({changes}); use another --output folder"
-                )
-        if self.writes:
-            self.path.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-    def save_weights(self, model: keras.Model, name: str) -> None:
-        if self.writes:
-            save_weights_atomic(model, self.path / name)
-
-    def checkpoint_manager(
-        self, checkpoint: tf.train.Checkpoint, keep: int
-    ) -> tf.train.CheckpointManager:
-        """Saves into checkpoints/, or without ``writes`` into a private scratch folder (every
-        worker of a MultiWorkerMirroredStrategy must save; only the chief's copy is kept;
-        ``close`` removes the others)."""
-        if self.writes:
-            return tf.train.CheckpointManager(checkpoint, str(self.checkpoints), max_to_keep=keep)
-        self.scratch = scratch_checkpoint_dir(self.checkpoints, self.role.index)
-        return tf.train.CheckpointManager(checkpoint, str(self.scratch), max_to_keep=1)
-
-    def close(self) -> None:
-        """Remove the scratch checkpoint folder, if this worker made one."""
-        if self.scratch is not None:
-            remove_scratch_dir(self.scratch)
-            self.scratch = None
-
-    def summary_writer(self) -> tf.summary.SummaryWriter:
-        if self.writes:
-            return tf.summary.create_file_writer(str(self.path / "logs"))
-        return tf.summary.create_noop_writer()
 
 
 class Stage:
@@ -370,15 +248,16 @@ class Engine:
         self.strategy = stage.strategy = strategy or tf.distribute.get_strategy()
         self.role = worker_role(self.strategy)  # only the chief writes the run folder
         self.folder = RunFolder(output, writes and self.role.is_chief, self.role)
-        latest = self.folder.latest_checkpoint()
+        resuming = self.folder.has_checkpoints()
         keras.utils.set_random_seed(config.seed)
+        log.info("building the networks")
         with self.strategy.scope(), precision_policy(config.precision):
-            stage.prepare(resuming=latest is not None)
+            stage.prepare(resuming=resuming)
         self.folder.write_config(
             config,
             stage.name,
             {"data": data_description, **stage.run_record()},
-            resuming=latest is not None,
+            resuming=resuming,
         )
         with self.strategy.scope(), precision_policy(config.precision):
             stage.build()
@@ -395,10 +274,11 @@ class Engine:
                     synchronize_batch_norm(obj)
         self.checkpoint_objects = objects
         self.checkpoint = tf.train.Checkpoint(**objects)
+        # Restore before the manager exists: it reads the state file that restore may repair.
+        restored = self.folder.restore(self.checkpoint, self.step)
         self.manager = self.folder.checkpoint_manager(self.checkpoint, config.keep_checkpoints)
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-            log.info("resumed from %s at step %d", latest, int(self.step.numpy()))
+        if restored is not None:
+            log.info("resumed from %s at step %d", restored.prefix, restored.step)
         else:
             stage.initialise()
             if self.ema_generator is not None:
@@ -508,6 +388,7 @@ class Engine:
                 input_context=context,
             )
 
+        log.info("starting the data pipeline at step %d", start)
         iterator = iter(self.strategy.distribute_datasets_from_function(replica_dataset))
         val_ds = (
             validation_dataset(val_source, cfg.scale, cfg.degradation)
@@ -520,6 +401,7 @@ class Engine:
             cfg.steps, start, cfg.log_every, stateful=names, show=self.role.is_chief
         )
         preemption = preemption_handler(self.strategy, self.manager)
+        log.info("training from step %d to %d (the first step also compiles)", start, stop)
         try:
             with writer.as_default():
                 last_val = self._loop(iterator, val_ds, writer, progress, preemption, start, stop)

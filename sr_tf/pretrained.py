@@ -167,13 +167,14 @@ def run_overrides(weights: str | Path) -> dict:
     """The model overrides (``--num-blocks`` ...) recorded in the run.json of a train.py folder
     that ``weights`` is, or lies in; empty for weights from elsewhere."""
     path = Path(weights)
-    record = path / "run.json" if path.is_dir() else path.parent / "run.json"
-    if not record.exists():
-        return {}
-    try:
-        return dict(json.loads(record.read_text()).get("model_overrides", {}))
-    except (ValueError, AttributeError):
-        return {}
+    folder = path if path.is_dir() else path.parent
+    # run.json, or the copy kept beside the checkpoints when run.json is damaged
+    for record in (folder / "run.json", folder / "checkpoints" / "run.json"):
+        try:
+            return dict(json.loads(record.read_text()).get("model_overrides", {}))
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+    return {}
 
 
 def build_model_key(name: str) -> str:

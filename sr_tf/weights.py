@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sr_tf.checkpoints import checkpoint_damage, find_checkpoints
 from sr_tf.errors import UserError
 from sr_tf.fileio import atomic_output
 from sr_tf.models import SCALES, build_model
@@ -41,15 +42,39 @@ def transfer_matching(source: keras.Model, target: keras.Model) -> int:
 
 
 def _latest_checkpoint(path: Path) -> str | None:
+    """The checkpoint ``path`` names (a run folder's newest, found by its files), checked to be
+    intact; None if ``path`` is no checkpoint.  A damaged one is a UserError naming it."""
     if path.is_dir():
         for folder in (path / "checkpoints", path):
-            latest = tf.train.latest_checkpoint(str(folder))
-            if latest:
-                return latest
+            found = find_checkpoints(folder)
+            if found:
+                prefix = found[0].prefix
+                break
+        else:
+            return None
+    elif any(c.prefix == path for c in find_checkpoints(path.parent)):
+        prefix = path  # a checkpoint prefix, folder/ckpt-N
+    else:
         return None
-    if Path(f"{path}.index").exists():
-        return str(path)
-    return None
+    damage = checkpoint_damage(prefix)
+    if damage:
+        intact = [c for c in find_checkpoints(prefix.parent) if c.prefix != prefix]
+        older = next((c for c in intact if checkpoint_damage(c.prefix) is None), None)
+        hint = f"; the newest intact one is {older.prefix}" if older else ""
+        raise UserError(f"checkpoint {prefix} is damaged ({damage}){hint}")
+    return str(prefix)
+
+
+def _readable_h5(path: Path) -> bool:
+    """Whether ``path`` opens as HDF5 (a truncated .weights.h5 does not)."""
+    import h5py  # Keras 3 saves weights with it
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visit(lambda name: None)
+    except Exception:  # OSError for truncation, others for junk
+        return False
+    return True
 
 
 def load_generator_weights(
@@ -86,6 +111,11 @@ def load_generator_weights(
             warnings.filterwarnings("ignore", message="Skipping nested container")
             model.load_weights(str(path))
     except Exception as err:  # Keras raises ValueError/KeyError/OSError for mismatches
+        if not _readable_h5(path):
+            raise UserError(
+                f"weights file {path} is damaged (not a complete HDF5 file: truncated, or "
+                "not a weights file)"
+            ) from err
         raise UserError(
             f"weights {path} do not fit {model.name}: {str(err).splitlines()[0][:200]}"
         ) from err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -255,8 +256,16 @@ def test_preempted_and_killed_workers_resume_to_the_same_weights(workdir, two_wo
         chief = cluster.output(0)
         assert "lost contact with another worker" in chief and "Traceback" not in chief
         assert killed < STEPS and _newest_step(run) < STEPS
+        # and the newest checkpoint damaged: both workers resume from the one before it
+        newest = _newest_step(run)
+        data = next((run / "checkpoints").glob(f"ckpt-{newest}.data-*"))
+        data.write_bytes(data.read_bytes()[:100])
         again = _run_cluster(workdir, argv, logs / "3", ports=cluster.ports)
-    assert "resumed from" in again.output(0) and "resumed from" in again.output(1)
+    assert f"ckpt-{newest} is damaged" in again.output(0)
+    assert list(run.glob(f"checkpoints/damaged-*/ckpt-{newest}.data-*")), "set aside, kept"
+    for worker in (0, 1):
+        resumed = re.search(r"resumed from \S*ckpt-(\d+)", again.output(worker))
+        assert resumed and int(resumed[1]) < newest, again.output(worker)[-2000:]
     difference = _max_difference(run / "last.weights.h5", two_workers / "last.weights.h5")
     print(
         f"SIGTERM after step {signalled} (saved {saved}), SIGKILL after step {killed}: max "

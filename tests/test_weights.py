@@ -79,3 +79,31 @@ def test_checkpoint_of_another_scale_is_a_user_error_and_inits_x4(tmp_path):
     assert np.array_equal(
         x4.get_layer("head").get_weights()[0], x2.get_layer("head").get_weights()[0]
     )
+
+
+def test_damaged_weights_file_is_named_in_one_line(tmp_path):
+    model = build_model("edsr-baseline", 2, **TINY)
+    path = save_weights_atomic(model, tmp_path / "m.weights.h5")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(UserError, match=r"weights file .*m\.weights\.h5 is damaged") as err:
+        load_generator_weights(build_model("edsr-baseline", 2, **TINY), path)
+    assert "\n" not in str(err.value)
+
+
+def test_damaged_checkpoint_is_named_with_the_newest_intact_one(tmp_path):
+    model = build_model("edsr-baseline", 2, **TINY)
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(generator=model), str(tmp_path / "checkpoints"), 5
+    )
+    manager.save(checkpoint_number=1)
+    manager.save(checkpoint_number=2)
+    data = next((tmp_path / "checkpoints").glob("ckpt-2.data-*"))
+    data.write_bytes(data.read_bytes()[:64])
+    other = build_model("edsr-baseline", 2, **TINY)
+    with pytest.raises(UserError, match=r"checkpoint .*ckpt-2 is damaged .*newest intact.*ckpt-1"):
+        load_generator_weights(other, tmp_path)  # a run folder
+    with pytest.raises(UserError, match=r"ckpt-2 is damaged"):
+        load_generator_weights(other, tmp_path / "checkpoints" / "ckpt-2")  # a prefix
+    (tmp_path / "checkpoints" / "checkpoint").write_text("junk")  # the state file is not needed
+    assert load_generator_weights(other, tmp_path / "checkpoints" / "ckpt-1").startswith("check")
+    assert weights_equal(model, other)

@@ -47,6 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="total training steps (default: 300000; 200000 for the gan stage)",
     )
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="start over in an --output folder that holds a run: its files are moved into "
+        "previous-<time>/ inside it (nothing is deleted)",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
         "--patch-size",
@@ -245,6 +251,22 @@ def finish(summary: dict, prefix: str, line: str) -> int:
     return 0
 
 
+def default_output(args: argparse.Namespace) -> str:
+    suffix = "_gan" if args.stage == "gan" else ""
+    return args.output or f"runs/{args.model}_x{args.scale}{suffix}"
+
+
+def restart(args: argparse.Namespace) -> None:
+    """--restart: set the run in the output folder aside (chief only in a multi-worker run)."""
+    from sr_tf.cluster import role_from_environment
+    from sr_tf.run_folder import set_aside_run
+
+    if role_from_environment(args.distribute).is_chief:
+        aside = set_aside_run(default_output(args))
+        if aside is not None:
+            print(f"--restart: the previous run is in {aside}", flush=True)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     prefix = worker_prefix(args.distribute)
@@ -257,6 +279,8 @@ def main(argv=None) -> int:
     from sr_tf.training import TrainConfig, train_pixel
 
     overrides = model_overrides(args.num_blocks, args.num_features)
+    if args.restart:
+        restart(args)
     if args.stage == "gan":
         if args.freeze_batch_norm:
             raise UserError("--freeze-batch-norm is a stage-1 (--stage pixel) option")
@@ -264,7 +288,7 @@ def main(argv=None) -> int:
     patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)
     config = TrainConfig(
         **run_fields(args, overrides),
-        steps=args.steps or 300_000,
+        steps=300_000 if args.steps is None else args.steps,
         patch_size=patch,
         decay_steps=args.decay_steps,
         loss=args.loss or "",
@@ -273,7 +297,7 @@ def main(argv=None) -> int:
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )
-    output = args.output or f"runs/{args.model}_x{args.scale}"
+    output = default_output(args)
     summary = train_pixel(config, train, val, output, get_strategy(args.distribute), description)
     best = summary.get("best_psnr", -1.0)
     validated = f"best validation PSNR {best:.2f} dB, " if best >= 0 else "no validation, "
@@ -289,7 +313,7 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
 
     config = GanConfig(
         **run_fields(args, overrides),
-        steps=args.steps or 200_000,
+        steps=200_000 if args.steps is None else args.steps,
         patch_size=args.patch_size or 96,
         recipe=args.recipe,
         content_loss=args.content_loss,
@@ -310,7 +334,7 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )
-    output = args.output or f"runs/{args.model}_x{args.scale}_gan"
+    output = default_output(args)
     summary = train_gan(config, train, val, output, get_strategy(args.distribute), description)
     note = (
         " (RANDOM VGG features: testing only)"
