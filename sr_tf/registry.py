@@ -15,7 +15,7 @@ RECIPES = ("paper", "mse-vgg", "mse-gan")  # stage 2 --recipe (sr_tf.gan_trainin
 GAN_LOSSES = ("minimax", "modified", "least-squares", "wasserstein-gp", "hinge", "relativistic")
 D_NORMS = ("batch", "layer", "none")  # discriminator normalisation
 DISTRIBUTE = ("default", "mirrored", "multiworker", "slurm")  # sr_tf.distribute.get_strategy
-DEGRADATIONS = ("bicubic", "gaussian")  # sr_tf.degradations; gaussian takes :sigma=S
+DEGRADATIONS = ("bicubic", "gaussian", "realistic")  # sr_tf.degradations (docs/training.md)
 TRAINING_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # train.py --precision
 INFERENCE_PRECISIONS = ("auto", "float32", "bfloat16")  # resolve/evaluate/export --precision
 EXPORT_FORMATS = ("savedmodel", "tflite")

@@ -69,6 +69,17 @@ def store_tiny_photos(data_dir, name="tiny_photos", sizes=((40, 48), (44, 36), (
     )
 
 
+def write_div2k_like(folder, scale: int, names) -> None:
+    """HR/ and LR/ with DIV2K's names (``0001.png`` and ``0001x{scale}.png``); HR sizes are not
+    multiples of the scale."""
+    from sr_tf.imageio import write_image
+
+    for i, name in enumerate(names):
+        hr = smooth_image(8 * scale + 2, 10 * scale + 1, seed=i)
+        write_image(folder / "HR" / f"{name}.png", hr)
+        write_image(folder / "LR" / f"{name}x{scale}.png", smooth_image(8, 10, seed=100 + i))
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     """A folder of six small synthetic PNG/JPEG images, one in a subfolder."""
@@ -160,6 +171,22 @@ def held_out_sources(image_folder):
     from sr_tf.data import folder_source, split_validation
 
     return split_validation(folder_source(image_folder), 2)
+
+
+def estimate_jpeg_quality(image: np.ndarray) -> int:
+    """The JPEG quality an 8-bit image was last saved at, from its "JPEG ghost": re-encoding a
+    JPEG at its own quality changes it least (luma error; chroma subsampling adds error at any
+    quality).  Reliable on images whose last step was the JPEG round trip."""
+    import tensorflow as tf
+
+    from sr_tf.degradations.jpeg import jpeg_uint8
+
+    luma = np.array([0.299, 0.587, 0.114] if image.shape[-1] == 3 else [1.0])
+    errors = []
+    for quality in range(10, 101):
+        again = jpeg_uint8(tf.constant(image), quality).numpy().astype(np.float64)
+        errors.append(np.mean(((again - image) @ luma) ** 2))
+    return 10 + int(np.argmin(errors))
 
 
 # -- MOS studies (sr_tf.mos) --------------------------------------------------------------------

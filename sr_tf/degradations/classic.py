@@ -1,7 +1,4 @@
-"""Degradations: how a low-resolution image is made from a high-resolution one.
-
-A degradation is a small frozen value, written and read as a spec string, recorded in run.json
-and in the shipped manifest:
+"""The classic degradations: MATLAB bicubic and Gaussian blur + decimation (the benchmarks').
 
 * ``bicubic``: MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')`` (``sr_tf.resize``), the
   protocol of the published EDSR/SRResNet benchmark tables;
@@ -35,11 +32,10 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from sr_tf.degradations.spec import check_keys
 from sr_tf.errors import UserError
-from sr_tf.registry import DEGRADATIONS as DEGRADATION_NAMES
 from sr_tf.resize import apply_taps, degrade_bicubic, to_uint8_tensor
 
-DEFAULT_DEGRADATION = "bicubic"
 DEFAULT_SIGMA = 1.6  # the BD benchmark's, see the module docstring
 
 
@@ -48,6 +44,12 @@ class Bicubic:
     """MATLAB bicubic downscaling of the uint8 image."""
 
     name = "bicubic"
+
+    @classmethod
+    def from_params(cls, part: str, values: dict[str, str]) -> Bicubic:
+        """``bicubic`` takes no parameters."""
+        check_keys(part, values, ())
+        return cls()
 
     def to_spec(self) -> str:
         return "bicubic"
@@ -74,6 +76,17 @@ class Gaussian:
     def __post_init__(self):
         if not (math.isfinite(self.sigma) and 0.0 < self.sigma <= 20.0):
             raise UserError(f"gaussian sigma must be in (0, 20] HR pixels, got {self.sigma}")
+
+    @classmethod
+    def from_params(cls, part: str, values: dict[str, str]) -> Gaussian:
+        """``gaussian:sigma=S`` parsed by ``sr_tf.degradations.spec.split_part``."""
+        check_keys(part, values, ("sigma",))
+        if "sigma" not in values:
+            return cls()
+        try:
+            return cls(float(values["sigma"]))  # the range is __post_init__'s check
+        except ValueError:
+            raise UserError(f"degradation {part.strip()!r}: sigma must be a number") from None
 
     def to_spec(self) -> str:
         return f"gaussian:sigma={self.sigma:g}"
@@ -120,40 +133,3 @@ class Gaussian:
             idx, weights = self.taps(in_len, scale)
             work = apply_taps(work, axis, idx, weights)
         return tf.cast(to_uint8_tensor(work), dtype) / 255.0
-
-
-Degradation = Bicubic | Gaussian
-
-
-def parse_degradation(spec: str | Degradation | None) -> Degradation:
-    """``bicubic``, ``gaussian`` or ``gaussian:sigma=S`` (or a Degradation) -> a Degradation."""
-    if spec is None:
-        return Bicubic()
-    if isinstance(spec, Bicubic | Gaussian):
-        return spec
-    name, _, params = str(spec).strip().lower().partition(":")
-    if name not in DEGRADATION_NAMES:
-        raise UserError(
-            f"unknown degradation {spec!r}; choose {', '.join(DEGRADATION_NAMES)} "
-            "(e.g. gaussian:sigma=1.6)"
-        )
-    values: dict[str, float] = {}
-    for item in filter(None, (p.strip() for p in params.split(","))):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        allowed = ("sigma",) if name == "gaussian" else ()
-        if key not in allowed or not eq:
-            raise UserError(
-                f"degradation {spec!r}: unknown parameter {item!r}"
-                + (f"; {name} takes {', '.join(f'{a}=...' for a in allowed)}" if allowed else "")
-            )
-        try:
-            values[key] = float(value)
-        except ValueError:
-            raise UserError(f"degradation {spec!r}: {key} must be a number") from None
-    return Gaussian(**values) if name == "gaussian" else Bicubic()
-
-
-def degradation_spec(spec: str | Degradation | None) -> str:
-    """The canonical spec string of a degradation (what run.json records)."""
-    return parse_degradation(spec).to_spec()

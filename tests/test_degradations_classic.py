@@ -39,7 +39,7 @@ def _blur_then_decimate(image: np.ndarray, scale: int, sigma: float, size: int) 
 
 
 def test_specs_parse_and_round_trip():
-    assert DEGRADATION_NAMES == ("bicubic", "gaussian")
+    assert DEGRADATION_NAMES == ("bicubic", "gaussian", "realistic")
     assert parse_degradation("bicubic") == Bicubic() == parse_degradation(None)
     assert parse_degradation("gaussian") == Gaussian(1.6)
     assert parse_degradation(" Gaussian:sigma=2.5 ") == Gaussian(2.5)

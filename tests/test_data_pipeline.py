@@ -3,19 +3,16 @@ import pytest
 import tensorflow as tf
 
 from sr_tf.data import (
-    combine_sources,
     folder_source,
     resolve_source,
-    split_validation,
     training_dataset,
-    training_sources,
     validation_dataset,
 )
 from sr_tf.degradations import parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.imageio import read_image, write_image
 from sr_tf.resize import degrade_bicubic
-from tests.conftest import smooth_image, store_tiny_photos
+from tests.conftest import smooth_image, write_div2k_like
 
 
 def _to_u8(x) -> np.ndarray:
@@ -118,15 +115,8 @@ def test_small_images_are_skipped_and_all_small_is_an_error(tmp_path, caplog):
         training_dataset(folder_source(tmp_path), 3, 32, 2)
 
 
-def _div2k_like(folder, scale, names):
-    for i, name in enumerate(names):
-        hr = smooth_image(8 * scale + 2, 10 * scale + 1, seed=i)  # HR not a multiple of the scale
-        write_image(folder / "HR" / f"{name}.png", hr)
-        write_image(folder / "LR" / f"{name}x{scale}.png", smooth_image(8, 10, seed=100 + i))
-
-
 def test_paired_folder_with_div2k_names(tmp_path):
-    _div2k_like(tmp_path, 3, ["0001", "0002"])
+    write_div2k_like(tmp_path, 3, ["0001", "0002"])
     write_image(tmp_path / "HR" / "0003.png", smooth_image(24, 30))  # no LR partner
     source = resolve_source(str(tmp_path), 3)
     assert source.paired and len(source) == 2
@@ -146,103 +136,6 @@ def test_validation_crops_hr_to_a_multiple_of_the_scale(image_folder):
     lr, hr = next(iter(validation_dataset(folder_source(image_folder), 3)))
     assert hr.shape[1] % 3 == 0 and hr.shape[2] % 3 == 0
     assert lr.shape[1] * 3 == hr.shape[1]
-
-
-def test_sources_combine_split_and_errors(tmp_path, image_folder):
-    train, val = split_validation(folder_source(image_folder), 2)
-    assert len(train) == 4 and len(val) == 2 and not set(train.hr_paths) & set(val.hr_paths)
-    both = combine_sources([folder_source(image_folder), folder_source(image_folder / "sub")])
-    assert len(both) == 7
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="no images"):
-        resolve_source(str(tmp_path / "empty"), 2)
-    with pytest.raises(UserError, match="no such folder"):
-        resolve_source(str(tmp_path / "missing" / "x"), 2)
-
-
-def test_tfds_div2k_by_name_from_a_locally_prepared_dataset(tmp_path):
-    """DIV2K through TFDS: the data set is prepared here in TFDS form (no network), then read by name."""
-    import tensorflow_datasets as tfds
-
-    def pairs(n, seed):
-        hr = np.stack([smooth_image(32, 32, seed=seed + i) for i in range(n)])
-        lr = np.stack([smooth_image(16, 16, seed=50 + seed + i) for i in range(n)])
-        return tf.data.Dataset.from_tensor_slices({"hr": hr, "lr": lr})
-
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name="div2k",
-        config="bicubic_x2",
-        version="2.0.0",
-        features=tfds.features.FeaturesDict(
-            {"hr": tfds.features.Image(), "lr": tfds.features.Image()}
-        ),
-        split_datasets={"train": pairs(3, 0), "validation": pairs(2, 10)},
-        data_dir=str(tmp_path),
-    )
-    train, val, description = training_sources([], 2, data_dir=str(tmp_path))
-    assert description == "div2k/bicubic_x2" and len(train) == 3 and len(val) == 2
-    assert np.array_equal(read_image(val.lr_paths[1]), smooth_image(16, 16, seed=61))
-    lr, hr = next(iter(training_dataset(train, 2, 16, 2, seed=0)))
-    assert lr.shape == (2, 8, 8, 3) and hr.shape == (2, 16, 16, 3)
-
-
-def test_tfds_image_data_set_is_a_source_of_hr_images(tmp_path):
-    """Any TFDS data set with an ``image`` feature: its images are the HR images, read by name."""
-    store_tiny_photos(tmp_path)
-    train, val, description = training_sources(
-        ["tiny_photos"], 2, val_count=2, data_dir=str(tmp_path)
-    )
-    assert description == "tiny_photos" and not train.paired
-    assert len(train) == 4 and len(val) == 2 and "TFDS tiny_photos (train)" in train.description
-    stored = sorted(read_image(p).tobytes() for p in train.hr_paths + val.hr_paths)
-    assert stored == sorted(
-        smooth_image(*s, seed=i).tobytes()
-        for i, s in enumerate([(40, 48), (44, 36), (52, 40), (36, 36), (40, 48), (44, 36)])
-    )
-    # The stored PNG bytes are copied, not re-encoded; a second call reuses the export.
-    assert all(p.suffix == ".png" for p in train.hr_paths)
-    again, _, _ = training_sources(["tfds:tiny_photos"], 2, val_count=2, data_dir=str(tmp_path))
-    assert again.hr_paths == train.hr_paths
-    # LR on the fly with the chosen degradation, and TFDS's validation split by name.
-    lr, hr = next(iter(training_dataset(train, 2, 16, 3, seed=0, degradation="gaussian")))
-    assert lr.shape == (3, 8, 8, 3) and hr.shape == (3, 16, 16, 3)
-    _, val, _ = training_sources(
-        ["tiny_photos"], 2, val_spec="tfds:tiny_photos", data_dir=str(tmp_path)
-    )
-    expected = [smooth_image(40, 48, seed=20), smooth_image(44, 36, seed=21)]
-    assert sorted(read_image(p).tobytes() for p in val.hr_paths) == sorted(
-        e.tobytes() for e in expected
-    )
-
-
-def test_tfds_data_set_without_images_is_refused_before_any_download(tmp_path):
-    import tensorflow_datasets as tfds
-
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name="tiny_numbers",
-        version="1.0.0",
-        features=tfds.features.FeaturesDict(
-            {"value": tfds.features.Tensor(shape=(), dtype=np.int64)}
-        ),
-        split_datasets={"train": tf.data.Dataset.from_tensor_slices({"value": np.arange(3)})},
-        data_dir=str(tmp_path),
-    )
-    with pytest.raises(UserError, match=r"features \['value'\]; need 'image'"):
-        resolve_source("tiny_numbers", 2, data_dir=str(tmp_path))
-    with pytest.raises(UserError, match="need 'image'"):  # known to TFDS, not downloaded
-        resolve_source("imdb_reviews", 2, data_dir=str(tmp_path / "empty"))
-
-
-def test_tfds_unavailable_is_one_clear_line(tmp_path):
-    with pytest.raises(UserError, match="pass a local image folder"):
-        training_sources(["div2k/bicubic_x4"], 4, data_dir=str(tmp_path))
-
-
-def test_paired_folder_at_the_wrong_scale_is_refused(tmp_path):
-    _div2k_like(tmp_path, 4, ["0001"])
-    (tmp_path / "LR" / "0001x4.png").rename(tmp_path / "LR" / "0001.png")
-    with pytest.raises(UserError, match="is --scale right"):
-        resolve_source(str(tmp_path), 2)
 
 
 def test_replica_shards_make_up_the_global_batch(image_folder):
@@ -267,3 +160,59 @@ def test_replica_shards_make_up_the_global_batch(image_folder):
     assert np.array_equal(next(iter(resumed))[1].numpy(), whole[1][2:])
     with pytest.raises(UserError, match="multiple of the 4 replicas"):
         training_dataset(source, 2, 16, 6, input_context=tf.distribute.InputContext(2, 0, 4))
+
+
+def test_realistic_patches_are_deterministic_resumable_and_the_right_size(image_folder):
+    source = folder_source(image_folder)
+    first = [
+        (lr.numpy(), hr.numpy())
+        for lr, hr in training_dataset(source, 4, 16, 2, seed=4, degradation="realistic").take(2)
+    ]
+    assert first[0][0].shape == (2, 4, 4, 3) and first[0][1].shape == (2, 16, 16, 3)
+    assert not np.array_equal(first[0][0], first[1][0])
+    resumed = training_dataset(source, 4, 16, 2, seed=4, start_element=2, degradation="realistic")
+    lr, hr = next(iter(resumed))
+    assert np.array_equal(lr.numpy(), first[1][0]) and np.array_equal(hr.numpy(), first[1][1])
+
+
+def test_realistic_lr_is_the_pipeline_of_the_hr_patch(tmp_path):
+    """The batch's LR is ``Realistic`` of the batch's (flipped) HR patch with the element's key,
+    so HR and LR show the same place; without sharpening the HR patch is the image's pixels."""
+    from sr_tf.degradations import Realistic, element_key
+
+    for i in range(3):
+        write_image(tmp_path / f"{i}.png", smooth_image(30 + 2 * i, 28, seed=i))
+    source = folder_source(tmp_path)
+    lr, hr = next(iter(training_dataset(source, 2, 24, 4, seed=1, degradation="realistic")))
+    images = [read_image(p) for p in source.hr_paths]
+    for i in range(4):
+        expected = Realistic()(hr[i], 2, element_key(1, i)).numpy()
+        assert np.array_equal(lr[i].numpy(), expected)
+        patch = _to_u8(hr[i])
+        variants = [np.rot90(patch, k) for k in range(4)]
+        variants += [v[:, ::-1] for v in variants]
+        assert any(_find(v, im) is not None for v in variants for im in images)
+
+
+def test_realistic_sharpen_changes_only_the_targets(image_folder):
+    source = folder_source(image_folder)
+    plain = next(iter(training_dataset(source, 2, 16, 2, seed=0, degradation="realistic")))
+    sharp = next(
+        iter(training_dataset(source, 2, 16, 2, seed=0, degradation="realistic:sharpen=0.5"))
+    )
+    assert np.array_equal(plain[0].numpy(), sharp[0].numpy())
+    assert not np.array_equal(plain[1].numpy(), sharp[1].numpy())
+
+
+def test_realistic_validation_is_a_fixed_draw_per_image(image_folder):
+    source = folder_source(image_folder)
+    dataset = validation_dataset(source, 2, "realistic")
+    first = [(lr.numpy(), hr.numpy()) for lr, hr in dataset]
+    again = [lr.numpy() for lr, _ in dataset]  # each validation pass sees the same LR
+    assert all(np.array_equal(a[0], b) for a, b in zip(first, again))
+    lr, hr = first[0]
+    assert lr.shape[1:3] == (hr.shape[1] // 2, hr.shape[2] // 2)
+    write_div2k_like(image_folder.parent / "pairs", 3, ["0001"])
+    pairs = resolve_source(str(image_folder.parent / "pairs"), 3)
+    with pytest.raises(UserError, match="brings its own LR"):
+        training_dataset(pairs, 3, 12, 2, degradation="realistic")
