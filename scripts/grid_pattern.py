@@ -16,7 +16,8 @@ Set14 image (degraded with the benchmark's bicubic, upscaled by each model) this
   spectrum's median.
 
 The first model is the reference (e.g. the stage-1 generator); ``--weights`` adds GAN weights
-files of the same architecture.
+files of the same architecture.  Both measures are ``sr_tf.artefacts``'s (``evaluate.py
+--metrics grid`` reports the first, after the benchmark's border cut).
 """
 
 from __future__ import annotations
@@ -29,34 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sr_tf.artefacts import grid_frequency_energy, phase_spread  # noqa: E402
 from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 SET14 = Path(__file__).resolve().parents[2] / "shared" / "data" / "Set14"
-
-
-def phase_std(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
-    """Std over the scale x scale grid phases of the mean grey error at each phase."""
-    error = sr.astype(np.float64).mean(-1) - hr.astype(np.float64).mean(-1)
-    means = [error[i::scale, j::scale].mean() for i in range(scale) for j in range(scale)]
-    return float(np.std(means))
-
-
-def grid_frequency_energy(sr: np.ndarray, scale: int) -> float:
-    """The grey output's largest spectral magnitude at the frequencies of a pattern repeating
-    every ``scale`` pixels ((k/scale, l/scale) cycles per pixel, not both 0), over the
-    spectrum's median."""
-    grey = sr.astype(np.float64).mean(-1)
-    spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
-    h, w = spectrum.shape
-    peaks = []
-    for k in range(scale):
-        for m in range(scale):
-            if k == m == 0:
-                continue
-            y, x = round(k * h / scale) % h, round(m * w / scale) % w
-            peaks.append(spectrum[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max())
-    return float(max(peaks) / np.median(spectrum))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -96,7 +74,7 @@ def main(argv=None) -> int:
         hr, lr = benchmark_pair(path, scale)
         for label, up in upscalers:
             sr = model_upscale(up.model, lr, scale, up)
-            values = (phase_std(sr, hr, scale), grid_frequency_energy(sr, scale))
+            values = (phase_spread(sr, hr, scale), grid_frequency_energy(sr, scale))
             totals[label].append(values)
             print(f"{Path(path).name:<14} {label[-50:]:<50} {values[0]:>9.2f} {values[1]:>10.1f}")
     for label, values in totals.items():

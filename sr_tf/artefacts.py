@@ -1,0 +1,115 @@
+"""Full-reference artefact measures of an SR output against its HR image (GAN artefacts).
+
+Same inputs as ``sr_tf.metrics``: uint8 (or 0..255) [H, W, 3] RGB or one-channel images, with
+``shave`` border pixels cut.
+
+* ``psnr_cbcr``: colour fidelity, PSNR (peak 255) over MATLAB ``rgb2ycbcr``'s Cb and Cr
+  (BT.601); coloured grain and colour fringes lower it while Y-PSNR may hardly move;
+* ``phase_spread``: the standard deviation, over the scale x scale output phases (row mod s,
+  column mod s), of the mean grey error at each phase, in grey levels: a pattern locked to a
+  sub-pixel upsampler's grid moves the phase means apart, noise and detail average out;
+* ``grid_frequency_energy``: the output's spectral peak at the frequencies of such a pattern;
+* ``texture_ratio``: mean gradient magnitude of the SR luma over that of HR (HR = 1.0): below 1
+  the output is smoother than the reference, above 1 it has more edges than it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sr_tf.metrics import rgb_to_y
+
+# MATLAB rgb2ycbcr chroma rows (BT.601, 0..255 input), without the 128 offset.
+_CB = np.array((-37.797, -74.203, 112.0)) / 255.0
+_CR = np.array((112.0, -93.786, -18.214)) / 255.0
+
+
+def rgb_to_cbcr(image: np.ndarray) -> np.ndarray:
+    """MATLAB rgb2ycbcr Cb and Cr of a [H, W, 3] 0..255 RGB image: float [H, W, 2]."""
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"chroma needs an [H, W, 3] RGB image, got shape {image.shape}")
+    return 128.0 + np.stack([image @ _CB, image @ _CR], axis=-1)
+
+
+def _crop(image: np.ndarray, shave: int) -> np.ndarray:
+    if shave < 0:
+        raise ValueError(f"shave must be >= 0, got {shave}")
+    out = image[shave : image.shape[0] - shave, shave : image.shape[1] - shave]
+    if out.size == 0:
+        raise ValueError("nothing left after cutting the border")
+    return out
+
+
+def _pair(sr: np.ndarray, hr: np.ndarray, shave: int) -> tuple[np.ndarray, np.ndarray]:
+    sr, hr = np.asarray(sr), np.asarray(hr)
+    if sr.shape != hr.shape:
+        raise ValueError(f"image sizes differ: {sr.shape} vs {hr.shape}")
+    return _crop(sr, shave), _crop(hr, shave)
+
+
+def psnr_cbcr(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
+    """PSNR (peak 255) over the Cb and Cr channels together, after the border cut."""
+    sr, hr = _pair(sr, hr, shave)
+    mse = np.mean((rgb_to_cbcr(sr) - rgb_to_cbcr(hr)) ** 2)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float64)
+    return image.mean(-1) if image.ndim == 3 else image
+
+
+def phase_spread(sr: np.ndarray, hr: np.ndarray, scale: int, shave: int = 0) -> float:
+    """Std over the scale x scale grid phases of the mean grey error at each phase.
+
+    ``shave`` should be a multiple of ``scale`` so the phases stay those of the output grid.
+    """
+    sr, hr = _pair(sr, hr, shave)
+    error = _grey(sr) - _grey(hr)
+    means = [error[i::scale, j::scale].mean() for i in range(scale) for j in range(scale)]
+    return float(np.std(means))
+
+
+def grid_frequency_energy(sr: np.ndarray, scale: int) -> float:
+    """The grey output's largest spectral magnitude at the frequencies of a pattern repeating
+    every ``scale`` pixels ((k/scale, l/scale) cycles per pixel, not both 0), over the
+    spectrum's median."""
+    grey = _grey(sr)
+    spectrum = np.abs(np.fft.fft2(grey - grey.mean()))
+    h, w = spectrum.shape
+    peaks = []
+    for k in range(scale):
+        for m in range(scale):
+            if k == m == 0:
+                continue
+            y, x = round(k * h / scale) % h, round(m * w / scale) % w
+            peaks.append(spectrum[max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2].max())
+    return float(max(peaks) / np.median(spectrum))
+
+
+def mean_gradient(image: np.ndarray) -> float:
+    """Mean magnitude of the forward-difference gradient of the luma (BT.601 Y; grey as is)."""
+    y = rgb_to_y(image)
+    if min(y.shape) < 2:
+        raise ValueError(f"image too small for a gradient: {y.shape}")
+    dy = y[1:, :-1] - y[:-1, :-1]
+    dx = y[:-1, 1:] - y[:-1, :-1]
+    return float(np.mean(np.hypot(dx, dy)))
+
+
+def texture_ratio(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
+    """Mean luma gradient magnitude of SR over HR's (HR = 1.0; nan for a flat HR)."""
+    sr, hr = _pair(sr, hr, shave)
+    reference = mean_gradient(hr)
+    return float("nan") if reference == 0 else mean_gradient(sr) / reference
+
+
+__all__ = [
+    "grid_frequency_energy",
+    "mean_gradient",
+    "phase_spread",
+    "psnr_cbcr",
+    "rgb_to_cbcr",
+    "texture_ratio",
+]

@@ -1,0 +1,101 @@
+"""sr_tf.artefacts: Cb/Cr PSNR, grid-phase spread and texture each see their artefact only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sr_tf.artefacts import (
+    grid_frequency_energy,
+    mean_gradient,
+    phase_spread,
+    psnr_cbcr,
+    rgb_to_cbcr,
+    texture_ratio,
+)
+from sr_tf.metrics import psnr_y
+from tests.conftest import smooth_image
+
+
+def _with_grid_pattern(image: np.ndarray, scale: int, amplitude: float) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    tile = rng.uniform(-amplitude, amplitude, (scale, scale, 1))
+    h, w = image.shape[:2]
+    pattern = np.tile(tile, (h // scale + 1, w // scale + 1, 3))[:h, :w]
+    return np.clip(image + pattern, 0, 255).round().astype(np.uint8)
+
+
+def test_cbcr_is_matlab_rgb2ycbcr():
+    colours = np.array([[[255, 0, 0], [0, 0, 255], [128, 128, 128]]], np.uint8)
+    cbcr = rgb_to_cbcr(colours)[0]
+    np.testing.assert_allclose(cbcr[0], [128 - 37.797, 128 + 112.0], atol=1e-9)
+    np.testing.assert_allclose(cbcr[1], [128 + 112.0, 128 - 18.214], atol=1e-9)
+    np.testing.assert_allclose(cbcr[2], [128, 128], atol=1e-9)  # grey has no chroma
+    with pytest.raises(ValueError, match="RGB"):
+        rgb_to_cbcr(colours[..., :1])
+
+
+def test_a_colour_shift_lowers_cbcr_psnr_but_not_y_psnr():
+    hr = smooth_image(48, 64).astype(np.float64)
+    # a shift along a direction of zero luma: R and B up, G down by the Y weights' balance
+    direction = np.array([1.0, -(65.481 + 24.966) / 128.553, 1.0])
+    shifted = np.clip(hr + 6 * direction, 0, 255).round().astype(np.uint8)
+    hr = hr.astype(np.uint8)
+    assert psnr_cbcr(hr, hr) == float("inf")
+    assert psnr_cbcr(shifted, hr, shave=4) < 40
+    assert psnr_y(shifted, hr, shave=4) > 50  # luma barely moved
+    rng = np.random.default_rng(0)
+    grey_noise = np.clip(hr + rng.normal(0, 3, hr.shape[:2])[..., None], 0, 255).astype(np.uint8)
+    assert psnr_cbcr(grey_noise, hr) > psnr_y(grey_noise, hr) + 10  # luma noise: not colour
+
+
+def test_a_pattern_on_the_grid_raises_the_phase_spread_and_the_grid_energy():
+    hr = smooth_image(96, 128)
+    patterned = _with_grid_pattern(hr.astype(np.float64), 4, 8.0)
+    assert phase_spread(hr, hr, 4) == 0.0
+    assert phase_spread(patterned, hr, 4) > 2.0
+    assert phase_spread(patterned, hr, 4, shave=4) > 2.0  # a border cut by the scale keeps it
+    assert grid_frequency_energy(patterned, 4) > 3 * grid_frequency_energy(hr, 4)
+
+
+def test_a_pattern_at_one_phase_raises_the_spread():
+    hr = smooth_image(64, 64)
+    one = hr.astype(np.int64)
+    one[1::4, 2::4] += 12  # one of the 16 phases brighter
+    one = np.clip(one, 0, 255).astype(np.uint8)
+    assert phase_spread(one, hr, 4) > 2.0
+
+
+def test_noise_and_uniform_errors_do_not_raise_the_spread():
+    hr = smooth_image(96, 128)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(hr + rng.normal(0, 8, hr.shape), 0, 255).round().astype(np.uint8)
+    brighter = np.clip(hr.astype(int) + 10, 0, 255).astype(np.uint8)
+    assert phase_spread(noisy, hr, 4) < 0.5
+    assert phase_spread(brighter, hr, 4) < 0.5
+    patterned = _with_grid_pattern(hr.astype(np.float64), 4, 8.0)
+    assert grid_frequency_energy(noisy, 4) < grid_frequency_energy(patterned, 4) / 3
+
+
+def test_texture_is_one_for_hr_below_one_blurred_above_one_noisy():
+    hr = smooth_image(64, 80)
+    assert texture_ratio(hr, hr, shave=4) == pytest.approx(1.0)
+    padded = np.pad(hr.astype(np.float64), ((2, 2), (2, 2), (0, 0)), mode="edge")
+    blurred = sum(padded[i : i + 64, j : j + 80] for i in range(5) for j in range(5)) / 25
+    assert texture_ratio(blurred.round().astype(np.uint8), hr, shave=4) < 0.9
+    rng = np.random.default_rng(0)
+    noisy = np.clip(hr + rng.normal(0, 10, hr.shape), 0, 255).astype(np.uint8)
+    assert texture_ratio(noisy, hr, shave=4) > 1.1
+    flat = np.full((16, 16, 3), 90, np.uint8)
+    assert np.isnan(texture_ratio(flat, flat))
+    assert mean_gradient(hr[..., :1]) > 0  # one channel: measured on its grey values
+
+
+def test_bad_inputs():
+    hr = smooth_image(16, 16)
+    with pytest.raises(ValueError, match="differ"):
+        psnr_cbcr(hr[:8], hr)
+    with pytest.raises(ValueError, match="border"):
+        texture_ratio(hr, hr, shave=8)
+    with pytest.raises(ValueError, match="shave"):
+        phase_spread(hr, hr, 4, shave=-1)
