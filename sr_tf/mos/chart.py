@@ -61,6 +61,13 @@ def draw_chart(rows: Sequence[ChartRow], title: str, note: str = "") -> Image.Im
         draw.line([(x, body_top - 6), (x, body_bottom)], fill="#dddddd", width=1)
         draw.text((x, body_bottom + 4), str(score), fill="black", font=small, anchor="ma")
     draw.text((x_of(3.0), body_top - 24), "MOS (95% CI)", fill="black", font=small, anchor="ma")
+    for offset, (colour, label) in zip(
+        (0, 70), ((MODEL_COLOUR, "model"), (ANCHOR_COLOUR, "anchor"))
+    ):
+        draw.rectangle(
+            [left + offset, body_top - 24, left + offset + 12, body_top - 12], fill=colour
+        )
+        draw.text((left + offset + 16, body_top - 25), label, fill="black", font=small)
     spread_left = left + SCALE_WIDTH + 40
     draw.text((spread_left, body_top - 24), "ratings by score", fill="black", font=small)
     for score, colour in enumerate(SCORE_COLOURS, 1):

@@ -211,9 +211,8 @@ def serve(study: Study, host: str = "127.0.0.1", port: int = 8000, verify: bool 
         log(f"on other machines use http://<this machine's address>:{server.port}/")
     log("ratings are stored in " + str(store.path) + "; Ctrl-C stops")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped; every rating given is stored", file=sys.stderr)
+        server.serve_forever()  # werkzeug's returns on Ctrl-C
     finally:
         server.server_close()
         sock.close()
+    print("stopped; every rating given is stored", file=sys.stderr)

@@ -181,6 +181,8 @@
     }
   });
   for (const button of buttons) {
+    // A click leaves no focus behind, so Space or Enter afterwards cannot score the next image.
+    button.addEventListener("mousedown", (event) => event.preventDefault());
     button.addEventListener("click", () => choose(Number(button.dataset.score)));
   }
   window.addEventListener("resize", fitNative); // zooming changes devicePixelRatio
