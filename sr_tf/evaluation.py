@@ -9,7 +9,9 @@ For every HR image (see docs/evaluation.md):
    bicubic baseline (MATLAB ``imresize(uint8 LR, scale, 'bicubic')``);
 4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border;
    with ``metrics`` holding ``niqe``, also NIQE (no reference, ``sr_tf.niqe``) of the output,
-   of bicubic and of HR on their grey values, after the same border cut.
+   of bicubic and of HR on their grey values, after the same border cut; with ``cbcr``,
+   ``grid``, ``texture``, the output's full-reference artefact measures (``sr_tf.artefacts``:
+   Cb/Cr PSNR, grid-phase spread, texture ratio), after the same border cut.
 
 A one-channel HR image (Set14's ``bridge.png``) is measured on its grey values, as the MATLAB
 scripts behind the published tables do: the bicubic baseline resizes the grey channel; a model
@@ -33,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
+from sr_tf.artefacts import phase_spread, psnr_cbcr, texture_ratio
 from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
@@ -46,8 +49,9 @@ from sr_tf.resize import upscale_bicubic
 SSIM_WINDOW = 11
 COMPARISON_CROP = 128  # HR pixels per side of the comparison crop
 COMPARISON_ZOOM = 2  # nearest-neighbour enlargement, so single pixels stay visible
-METRICS = ("psnr", "ssim", "niqe")  # PSNR and SSIM are always computed; NIQE on request
+METRICS = ("psnr", "ssim", "niqe", "cbcr", "grid", "texture")  # PSNR, SSIM always
 NIQE_KEYS = ("niqe", "bicubic_niqe", "hr_niqe")
+ARTEFACT_KEYS = {"cbcr": "psnr_cbcr", "grid": "grid_spread", "texture": "texture"}  # metric: key
 
 
 @dataclass
@@ -65,6 +69,9 @@ class ImageScore:
     niqe: float | None = None  # NIQE of the method's output (lower is more natural)
     bicubic_niqe: float | None = None  # when a model was evaluated
     hr_niqe: float | None = None  # the HR image's, a reference
+    psnr_cbcr: float | None = None  # the output's artefact measures (None: not asked; a grey
+    grid_spread: float | None = None  # image has no Cb/Cr PSNR)
+    texture: float | None = None
 
 
 @dataclass
@@ -91,9 +98,15 @@ class Evaluation:
             return []
         return [k for k in NIQE_KEYS if k != "bicubic_niqe" or self.has_baseline]
 
+    def artefact_keys(self) -> list[str]:
+        """The artefact measures present (``psnr_cbcr``, ``grid_spread``, ``texture``)."""
+        keys = ARTEFACT_KEYS.values()
+        return [k for k in keys if any(getattr(s, k) is not None for s in self.images)]
+
     def mean(self, key: str) -> float:
-        """Mean of one score over the images (``psnr``, ``ssim``, ``bicubic_psnr``, ...)."""
-        return float(np.mean([getattr(s, key) for s in self.images]))
+        """Mean of one score over the images that have it (``psnr``, ``ssim``, ...)."""
+        values = [v for v in (getattr(s, key) for s in self.images) if v is not None]
+        return float(np.mean(values)) if values else float("nan")
 
     def to_dict(self) -> dict:
         means = {"psnr": self.mean("psnr"), "ssim": self.mean("ssim")}
@@ -102,7 +115,9 @@ class Evaluation:
                 bicubic_psnr=self.mean("bicubic_psnr"), bicubic_ssim=self.mean("bicubic_ssim")
             )
         means.update({k: self.mean(k) for k in self.niqe_keys()})
+        means.update({k: self.mean(k) for k in self.artefact_keys()})
         drop = [k for k in NIQE_KEYS if k not in self.niqe_keys()]
+        drop += [k for k in ARTEFACT_KEYS.values() if k not in self.artefact_keys()]
         return {
             "data": self.data,
             "scale": self.scale,
@@ -177,6 +192,16 @@ def _niqe(image: np.ndarray, scale: int, name: str) -> float:
             f"{scale}-pixel border cut each side needs at least {NIQE_PATCH}"
         )
     return niqe(image, shave=scale)
+
+
+def _artefacts(score: ImageScore, sr: np.ndarray, hr: np.ndarray, scale: int, metrics) -> None:
+    """Fill ``score``'s artefact measures asked for in ``metrics`` (border ``scale`` cut)."""
+    if "cbcr" in metrics and hr.shape[2] == 3:
+        score.psnr_cbcr = psnr_cbcr(sr, hr, shave=scale)
+    if "grid" in metrics:
+        score.grid_spread = phase_spread(sr, hr, scale, shave=scale)
+    if "texture" in metrics:
+        score.texture = texture_ratio(sr, hr, shave=scale)
 
 
 def _detail_window(bicubic: np.ndarray, hr: np.ndarray, side: int) -> tuple[int, int]:
@@ -266,7 +291,8 @@ def evaluate_folder(
     ``degradation``: how LR is made from HR (``sr_tf.degradations``; default MATLAB bicubic).
     ``precision``: the model's arithmetic, ``float32``, ``bfloat16`` or ``auto`` (``sr_tf.precision``).
     ``metrics``: PSNR and SSIM are always computed; ``niqe`` adds NIQE of the output, of
-    bicubic (for a model) and of HR.
+    bicubic (for a model) and of HR; ``cbcr``, ``grid``, ``texture`` the output's artefact
+    measures (``sr_tf.artefacts``).
     """
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
@@ -310,6 +336,7 @@ def evaluate_folder(
             score.niqe = _niqe(bicubic if model is None else sr, scale, name)
             if model is not None:
                 score.bicubic_niqe = _niqe(bicubic, scale, name)
+        _artefacts(score, bicubic if model is None else sr, hr, scale, metrics)
         result.images.append(score)
         if out_dir is not None:
             stem = name.rsplit(".", 1)[0].replace("/", "__")
@@ -369,7 +396,8 @@ def format_table(result: Evaluation, per_image: bool = False) -> str:
             result.mean("bicubic_ssim") if baseline else None,
         )
     )
-    return "\n".join(_with_niqe_columns(lines, result, per_image))
+    lines = _with_niqe_columns(lines, result, per_image)
+    return "\n".join(_with_artefact_columns(lines, result, per_image))
 
 
 def _with_niqe_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
@@ -384,6 +412,21 @@ def _with_niqe_columns(lines: list[str], result: Evaluation, per_image: bool) ->
     out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>12}" for k in keys)]
     for line, values in zip(lines[2:], rows):
         out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>12}" for v in values))
+    return out
+
+
+def _with_artefact_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
+    """Append the artefact columns (Cb/Cr PSNR, grid spread, texture) to format_table's lines."""
+    keys = result.artefact_keys()
+    if not keys:
+        return lines
+    names = {"psnr_cbcr": "CbCr PSNR", "grid_spread": "grid spread", "texture": "texture"}
+    rows = [[getattr(s, k) for k in keys] for s in result.images] if per_image else []
+    rows.append([result.mean(k) for k in keys])
+    width = max(len(line) for line in lines[1:])
+    out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>11}" for k in keys)]
+    for line, values in zip(lines[2:], rows):
+        out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>11}" for v in values))
     return out
 
 
@@ -407,7 +450,7 @@ def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
     fields = ["image", "height", "width", "channels", "psnr", "ssim"]
     if result.has_baseline:
         fields += ["bicubic_psnr", "bicubic_ssim"]
-    fields += result.niqe_keys()
+    fields += result.niqe_keys() + result.artefact_keys()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(fields)
@@ -419,6 +462,8 @@ def write_csv(result: Evaluation, path: str | os.PathLike) -> Path:
 
 
 def _cell(value) -> str:
+    if value is None:  # a measure this image does not have (Cb/Cr PSNR of a grey image)
+        return ""
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:.6f}"
     return str(value)
