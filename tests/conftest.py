@@ -220,7 +220,8 @@ def mos_study_template(tmp_path_factory) -> Path:
         parse_method(tiny_mos_method(root / "runs", f"tiny-{c}", s))
         for c, s in (("a", 1), ("b", 2))
     ]
-    prepare_study(methods, [images], root / "study", seed=7, command="test", log=lambda _: None)
+    command = "prepare_study() in tests/conftest.py (mos_study_template)"
+    prepare_study(methods, [images], root / "study", seed=7, command=command, log=lambda _: None)
     return root / "study"
 
 
