@@ -96,7 +96,8 @@ def analyse(
         if not r["excluded"] and (not complete_only or r["rated"] == r["total"])
     ]
     excluded = [r["rater"] for r in raters if r["excluded"]]
-    used = [g for g in ratings if g.rater in set(counted) and g.item in study.by_id]
+    counted_set = set(counted)
+    used = [g for g in ratings if g.rater in counted_set and g.item in study.by_id]
     if not used:
         left_out = len(ratings) - len(used)
         raise UserError(
@@ -106,7 +107,8 @@ def analyse(
     methods = study.methods
     kinds = {m["name"]: m["kind"] for m in study.manifest["methods"]}
     images = study.images
-    raters_used = [r for r in counted if any(g.rater == r for g in used)]
+    raters_seen = {g.rater for g in used}
+    raters_used = [r for r in counted if r in raters_seen]
     m_index = {m: i for i, m in enumerate(methods)}
     r_index = {r: i for i, r in enumerate(raters_used)}
     i_index = {name: i for i, name in enumerate(images)}

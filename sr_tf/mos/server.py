@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, request, send_file
@@ -65,7 +66,7 @@ def _state_json(state: RaterState) -> dict:
     }
 
 
-def create_app(study: Study, store: Store, log=None) -> Flask:
+def create_app(study: Study, store: Store, log: Callable[[str], None] | None = None) -> Flask:
     """The Flask app of ``study``, storing ratings in ``store``."""
     app = Flask(__name__, static_folder=None)
     calibration = [

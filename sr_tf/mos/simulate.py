@@ -27,7 +27,9 @@ class Spread:
     noise: float = 0.7  # one rater's score of one image, beyond the two offsets
 
 
-def simulated_scores(raters: int, images: int, spread: Spread, rng: np.random.Generator):
+def simulated_scores(
+    raters: int, images: int, spread: Spread, rng: np.random.Generator
+) -> np.ndarray:
     """[raters, images] whole scores 1..5 of one method."""
     value = (
         spread.mean

@@ -48,9 +48,6 @@ class Item:
     sha256: str
     score: int | None = None  # the intended score of a calibration item; None for study items
 
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
 
 @dataclass
 class Study:
