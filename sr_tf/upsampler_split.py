@@ -109,30 +109,51 @@ def split_at_upsampler(model: keras.Model) -> UpsamplerSplit | None:
     return UpsamplerSplit(body, fast_tail, math.ceil(reach), int(features.shape[-1]))
 
 
+def strip_windows(height: int, strip_rows: int, radius: int) -> list[tuple[int, int, int, int]]:
+    """(first, last, top, bottom) of each strip: rows [first, last) run, [top, bottom) are kept.
+
+    The rows are shared out equally (as ``sr_tf.inference.tile_starts`` does with tiles), and
+    every window has the same height, ``rows + 2 * radius`` or the whole height: windows at the
+    edges slide inwards instead of being cut short, so a tile runs the upsampler at a single
+    shape (oneDNN prepares its kernels once per shape).  Each kept row has ``radius`` rows of
+    context in its window on both sides, or the image's own edge.
+    """
+    count = -(-height // max(strip_rows, 1))
+    rows = -(-height // count)
+    window = min(rows + 2 * radius, height)
+    spans = []
+    for top in range(0, height, rows):
+        first = min(max(top - radius, 0), height - window)
+        spans.append((first, first + window, top, min(top + rows, height)))
+    return spans
+
+
 def upscale_in_strips(
     split: UpsamplerSplit, x: tf.Tensor, strip_rows: tf.Tensor, scale: int
 ) -> tf.Tensor:
     """``model(x)`` for a [N, H, W, 3] batch, the tail run over strips of ``strip_rows`` rows.
 
     Meant for a ``tf.function``: the strips run one after another in a ``tf.while_loop``, so
-    only one strip's tail activations are alive at a time.
+    only one strip's tail activations are alive at a time.  The windows are ``strip_windows``'s:
+    all of one height.
     """
     features = split.body(x, training=False)
     height = tf.shape(features)[1]
-    rows = tf.maximum(tf.cast(strip_rows, tf.int32), 1)
-    count = (height + rows - 1) // rows
+    count = _ceil_div(height, tf.maximum(tf.cast(strip_rows, tf.int32), 1))
+    rows = _ceil_div(height, count)
     r = split.radius
+    window = tf.minimum(rows + 2 * r, height)
 
     def step(i, strips):
         top = i * rows
         bottom = tf.minimum(top + rows, height)
-        first = tf.maximum(top - r, 0)
-        last = tf.minimum(bottom + r, height)
-        y = split.run_tail(features[:, first:last])
+        first = tf.minimum(tf.maximum(top - r, 0), height - window)
+        y = split.run_tail(features[:, first : first + window])
         y = y[:, (top - first) * scale : (bottom - first) * scale]
         # Strips are stacked along their first axis, so rows go first: [rows, N, W, C].
         return i + 1, strips.write(i, tf.transpose(y, [1, 0, 2, 3]))
 
+    count = _ceil_div(height, rows)  # equal shares can need fewer strips than strip_rows gave
     strips = tf.TensorArray(
         x.dtype, size=count, infer_shape=False, element_shape=tf.TensorShape([None] * 4)
     )
@@ -140,3 +161,7 @@ def upscale_in_strips(
         lambda i, _: i < count, step, [tf.constant(0), strips], parallel_iterations=1
     )
     return tf.transpose(strips.concat(), [1, 0, 2, 3])
+
+
+def _ceil_div(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    return (a + b - 1) // b

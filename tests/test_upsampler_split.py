@@ -7,7 +7,12 @@ import tensorflow as tf
 
 from sr_tf.models import FewFilterConv2D, build_model
 from sr_tf.models.layers import PixelShuffle
-from sr_tf.upsampler_split import split_at_upsampler, upscale_in_strips
+from sr_tf.upsampler_split import (
+    UpsamplerSplit,
+    split_at_upsampler,
+    strip_windows,
+    upscale_in_strips,
+)
 
 
 def perturbed(name: str, scale: int) -> keras.Model:
@@ -30,6 +35,48 @@ def test_strips_give_the_models_output(name, scale):
         out = run(x, tf.constant(rows)).numpy()
         assert out.shape == expected.shape
         np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_strip_windows_share_the_rows_out_in_one_shape():
+    for height in range(1, 70):
+        for strip_rows in (1, 2, 5, 16, 23, 51, 102):
+            for radius in (0, 2, 3):
+                spans = strip_windows(height, strip_rows, radius)
+                assert len({last - first for first, last, _, _ in spans}) == 1
+                assert len(spans) <= -(-height // strip_rows)
+                kept = [row for _, _, top, bottom in spans for row in range(top, bottom)]
+                assert kept == list(range(height))  # every row once, in order
+                for first, last, top, bottom in spans:
+                    assert 0 <= first <= top < bottom <= last <= height
+                    assert bottom - top <= strip_rows
+                    assert top - first >= radius or first == 0  # context above, or the edge
+                    assert last - bottom >= radius or last == height
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingSplit(UpsamplerSplit):
+    """A split that notes the height of every window its tail runs on (eager only)."""
+
+    heights: list = dataclasses.field(default_factory=list)
+
+    def run_tail(self, features: tf.Tensor) -> tf.Tensor:
+        self.heights.append(int(features.shape[1]))
+        return super().run_tail(features)
+
+
+@pytest.mark.parametrize("height,strip_rows", [(23, 5), (48, 10), (480, 102), (474, 57)])
+def test_a_tile_runs_its_upsampler_at_one_shape(height, strip_rows):
+    model = perturbed("edsr-baseline", 4)
+    split = split_at_upsampler(model)
+    recording = RecordingSplit(
+        **{f.name: getattr(split, f.name) for f in dataclasses.fields(split)}
+    )
+    x = np.random.default_rng(2).random((1, height, 9, 3)).astype(np.float32)
+    out = upscale_in_strips(recording, tf.constant(x), tf.constant(strip_rows), 4)  # eager: a loop
+    spans = strip_windows(height, strip_rows, split.radius)
+    assert recording.heights == [last - first for first, last, _, _ in spans]
+    assert len(set(recording.heights)) == 1
+    np.testing.assert_allclose(out.numpy(), model(x, training=False).numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["edsr-baseline", "srresnet"])
