@@ -67,3 +67,28 @@ def test_rgba_and_grey_files_keep_their_mode(tmp_path):
         assert np.all(np.asarray(img)[:, :, 3] == 128)
     with Image.open(tmp_path / "o" / "grey_x3.png") as img:
         assert img.mode == "L" and img.size == (66, 60)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_no_time_left_before_a_tile_or_while_writing(tmp_path):
+    write_image(tmp_path / "a.png", smooth_image(40, 40))
+    write_image(tmp_path / "b.png", smooth_image(40, 40))
+    up = TiledUpscaler(tiny_model("edsr-baseline", 2), 2, tile=24, overlap=4)
+    jobs = plan_jobs([str(tmp_path / "a.png"), str(tmp_path / "b.png")], tmp_path / "o", 2)
+    screen = Terminal()
+    assert upscale_files(up, jobs, screen) == []
+    lines = [line.replace("\x1b[K", "") for line in screen.getvalue().split("\r") if line]
+    # Before the first tile: what is happening, no rate and no time left.
+    assert lines[0] == "[0/2] a.png: tile 0/4, starting (the first tile also compiles the model)"
+    middle = [line for line in lines if "a.png: tile" in line and "tile 0/" not in line]
+    assert middle and all(line.endswith(" left") for line in middle[:-1])
+    # All tiles done, the file not yet written: no time left (it was "0m00s left").
+    assert "tile 4/4" in middle[-1] and middle[-1].endswith("MP/s, writing the file")
+    # The second image starts from the first one's rate and time left.
+    second = next(line for line in lines if "b.png: tile 0/4" in line)
+    assert second.startswith("[1/2]") and second.endswith(" left")
+    assert lines[-1].startswith("[2/2] b.png: 40x40 -> 80x80") and "left" not in lines[-1]

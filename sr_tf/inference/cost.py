@@ -96,7 +96,7 @@ def _graph_stats(
     makes it to its last consumer, and takes its own dtype's bytes (2 per element for bfloat16
     activations, 4 for float32).  FLOPs are 2 x multiply-adds of every convolution.
     """
-    fn = tf.function(forward)
+    fn = tf.function(forward, autograph=False)
     graph = fn.get_concrete_function(tf.TensorSpec([1, size, size, channels], dtype)).graph
     ops = graph.get_operations()
     last_use: dict = {}

@@ -17,6 +17,10 @@ from sr_tf.errors import UserError
 from sr_tf.imageio import IMAGE_EXTENSIONS, list_images, read_image, write_image
 from sr_tf.inference.upscaler import ProgressCallback, TiledUpscaler
 
+# zlib level of the PNGs written: 1 encodes a x4 photo about 5 times faster than PIL's default 6
+# (2560x1920: 0.7 s against 3-4 s, as long as the model takes in bfloat16) for files ~7% larger.
+PNG_LEVEL = 1
+
 
 @dataclass
 class Job:
@@ -114,28 +118,33 @@ class BatchProgress:
         )
 
     def tiles(self, name: str, out_pixels: int, done: int, total: int) -> None:
-        """Progress inside one image (tiles); on a terminal, or every 30 s elsewhere."""
+        """Progress inside one image (tiles); on a terminal, or every 30 s elsewhere.
+
+        No time left is shown before anything has finished (the first tile of a run also
+        compiles the model, so a rate measured during it means nothing), nor once the last tile
+        is done and the file is being written.
+        """
         now = time.perf_counter()
         extra = out_pixels * done / max(total, 1)
+        if done == 0 and self.done_out == 0:
+            status = "starting (the first tile also compiles the model)"
+        elif done == total:
+            status = f"{self._rate(extra):.3f} MP/s, writing the file"
+        else:
+            status = f"{self._rate(extra):.3f} MP/s, {self._eta(extra)} left"
+        text = f"[{self.done}/{self.count}] {name}: tile {done}/{total}, {status}"
         if self.tty:
-            self.stream.write(
-                f"\r[{self.done}/{self.count}] {name}: tile {done}/{total}, "
-                f"{self._rate(extra):.3f} MP/s, {self._eta(extra)} left\x1b[K"
-            )
+            self.stream.write(f"\r{text}\x1b[K")
             self.stream.flush()
-        elif now - self.last_print >= 30 and done < total:
-            print(
-                f"[{self.done}/{self.count}] {name}: tile {done}/{total}, "
-                f"{self._rate(extra):.3f} MP/s, {self._eta(extra)} left",
-                file=self.stream,
-                flush=True,
-            )
+        elif now - self.last_print >= 30 and 0 < done < total:
+            print(text, file=self.stream, flush=True)
             self.last_print = now
 
     def finished(self, name: str, out_pixels: int, message: str) -> None:
         self.done += 1
         self.done_out += out_pixels
-        text = f"[{self.done}/{self.count}] {name}: {message}, {self._rate():.3f} MP/s, {self._eta()} left"
+        left = f", {self._eta()} left" if self.done < self.count else ""
+        text = f"[{self.done}/{self.count}] {name}: {message}, {self._rate():.3f} MP/s{left}"
         if self.tty:
             self.stream.write(f"\r{text}\x1b[K\n")
         else:
@@ -150,7 +159,7 @@ def upscale_file(
     """Read, upscale and atomically write one image; returns (input, output) (width, height)."""
     image = read_image(source)
     result = upscaler.upscale_uint8(image, progress)
-    write_image(target, result)
+    write_image(target, result, compress_level=PNG_LEVEL)
     return (image.shape[1], image.shape[0]), (result.shape[1], result.shape[0])
 
 

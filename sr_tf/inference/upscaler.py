@@ -93,6 +93,7 @@ _GOOD_TILE = 256
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 _LUMA = np.array(LUMA_WEIGHTS, dtype=np.float32)
 
+# (tiles done, tiles in the image): called with 0 before the first tile, then after each call.
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -280,7 +281,9 @@ class TiledUpscaler:
                 body = self._forward
             else:
                 body = lambda x, strip_rows: self._ensemble(x, strip_rows, group)  # noqa: E731
-            self._functions[key] = tf.function(body, input_signature=spec)
+            # No autograph: the code has no tensor-dependent Python control flow, and converting
+            # it took a third of the first call's tracing.
+            self._functions[key] = tf.function(body, input_signature=spec, autograph=False)
         return self._functions[key]
 
     def _forward(self, x: tf.Tensor, strip_rows: tf.Tensor) -> tf.Tensor:
@@ -352,6 +355,8 @@ class TiledUpscaler:
         # One row of tiles at a time: the accumulator holds HR rows [y * s, (y + th) * s).
         acc = np.zeros((th * s, width * s, 3), np.float32)
         done = 0
+        if progress is not None:
+            progress(0, plan.count)  # starting: the first tile of a process also compiles
         for r, y in enumerate(plan.rows):
             for b in range(0, len(plan.cols), plan.batch):
                 cols = plan.cols[b : b + plan.batch]
