@@ -15,6 +15,14 @@ def test_roundtrip_png_is_lossless(tmp_path):
     assert path.stat().st_mode & 0o044 == 0o044  # readable by others, like any file the user saves
 
 
+def test_png_compression_level_changes_the_size_not_the_pixels(tmp_path):
+    img = smooth_image(120, 160)
+    fast = write_image(tmp_path / "fast.png", img, compress_level=1)
+    small = write_image(tmp_path / "small.png", img)
+    np.testing.assert_array_equal(read_image(fast), read_image(small))
+    assert fast.stat().st_size > small.stat().st_size  # level 6 (the default) packs tighter
+
+
 def test_modes_grey_rgba_palette(tmp_path):
     grey = np.arange(12 * 10, dtype=np.uint8).reshape(12, 10)
     Image.fromarray(grey).save(tmp_path / "g.png")
