@@ -7,7 +7,8 @@ and restarted and no rating may be lost; a second rater signs in on the same bro
 posting straight to the API, is excluded.  ``mos.py report`` must then count exactly the ratings
 entered and its MOS must be their mean.
 
-Set ``MOS_EXAMPLE_DIR`` to keep the report (docs/mos_example/ is made this way).
+Set ``MOS_EXAMPLE_DIR`` to keep the report (docs/mos_example/ is made this way).  The
+screenshot script (scripts/mos_screenshot.py, docs/images/mos_rating_page.png) is run here too.
 """
 
 from __future__ import annotations
@@ -293,3 +294,24 @@ def test_rating_in_a_browser_resumes_survives_a_kill_and_reports(mos_study, tmp_
         target.mkdir(parents=True, exist_ok=True)
         for name in ("mos.md", "mos.png", "mos.json", "ratings.csv"):
             shutil.copy(report / name, target / name)
+
+
+def test_the_screenshot_script_captures_the_rating_page(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import fake_mos_study
+
+    folder = fake_mos_study(tmp_path / "study")
+    output = tmp_path / "shot.png"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "mos_screenshot.py"), str(folder)]
+        + ["--output", str(output), "--rated", "2", "--size", "640x480"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    with Image.open(output) as shot:
+        assert shot.width == 640
+    assert not (folder / "ratings.sqlite").exists()  # the script rated a copy
