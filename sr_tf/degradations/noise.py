@@ -9,7 +9,11 @@ result is not clipped (the caller clips once, where the pipeline quantises).
 * Poisson (shot noise, as a sensor counts photons): ``Poisson(256 x) / 256 - x`` times
   ``scale``; 256 levels is the 8-bit grid (Real-ESRGAN sizes the count by the image's number of
   distinct values rounded up to a power of two, which is 256 for 8-bit photos).  Grey Poisson
-  noise is drawn on the BT.601 luma and added to every channel.
+  noise is drawn on the BT.601 luma and added to every channel.  Counts are exact Poisson draws
+  where fewer than ``EXACT_BELOW`` are expected (dark pixels, where the distribution is skewed
+  and discrete) and the normal approximation ``round(N(l, l))`` elsewhere: the same mean and
+  variance, and a third of the cost (TensorFlow's Poisson sampler is the slowest op of the
+  realistic pipeline otherwise).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 POISSON_LEVELS = 256.0  # counts per unit intensity: the 8-bit grid
+EXACT_BELOW = 30.0  # expected counts under which Poisson draws are exact (skewness > 0.18)
 LUMA = (0.299, 0.587, 0.114)  # BT.601 weights of R, G, B
 
 
@@ -48,8 +53,20 @@ def poisson_noise(
 
     source = tf.cond(tf.logical_and(grey, channels == 3), luma, lambda: image)
     source = tf.clip_by_value(source, 0.0, 1.0)
-    counts = tf.random.stateless_poisson(
-        tf.shape(source), seed, lam=source * POISSON_LEVELS, dtype=image.dtype
-    )
-    noise = counts / POISSON_LEVELS - source
+    noise = poisson_counts(source * POISSON_LEVELS, seed) / POISSON_LEVELS - source
     return image + noise * tf.cast(scale, image.dtype)
+
+
+def poisson_counts(expected: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Poisson-distributed counts with means ``expected`` (float): exact below ``EXACT_BELOW``,
+    the rounded normal approximation above (module docstring)."""
+    normal = tf.random.stateless_normal(tf.shape(expected), seed, dtype=expected.dtype)
+    counts = tf.maximum(tf.round(expected + tf.sqrt(expected) * normal), 0.0)
+    small = tf.where(expected < EXACT_BELOW)
+    exact = tf.random.stateless_poisson(
+        tf.shape(small)[:1],
+        tf.random.experimental.stateless_fold_in(seed, 1),
+        lam=tf.gather_nd(expected, small),
+        dtype=expected.dtype,
+    )
+    return tf.tensor_scatter_nd_update(counts, small, exact)
