@@ -26,7 +26,6 @@ sinc: [pi/3, pi]); all Real-ESRGAN's.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -42,10 +41,11 @@ from sr_tf.degradations.blur import (
     separable_filter,
 )
 from sr_tf.degradations.jpeg import jpeg
+from sr_tf.degradations.keys import content_key, subkey
 from sr_tf.degradations.noise import gaussian_noise, poisson_noise
 from sr_tf.degradations.spec import check_keys, format_range, parse_number, parse_range
 from sr_tf.errors import UserError
-from sr_tf.resize import quantize, to_uint8_tensor
+from sr_tf.resize import degrade_bicubic, quantize, to_uint8_tensor
 
 # Kernel mix (Real-ESRGAN): iso, aniso Gaussian; generalised iso, aniso; plateau iso, aniso.
 KERNEL_MIX = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
@@ -80,23 +80,14 @@ PROBABILITIES = {
     "final_sinc": 0.8,
     "gray": 0.4,  # grey rather than colour noise, first order
     "gray2": 0.4,
+    # Not Real-ESRGAN's: shares of patches whose LR is the plain MATLAB-bicubic LR ("clean"),
+    # or that LR saved as JPEG at a jpeg2 quality ("plain_jpeg"), instead of the random
+    # pipeline; a model trained with some of both keeps its quality on clean and merely
+    # compressed inputs, the commonest photos.  Both 0 by default (the pure pipeline).
+    "clean": 0.0,
+    "plain_jpeg": 0.0,
 }
 SHARPEN_BOUNDS = (0.0, 2.0)  # USM weight of HR targets; Real-ESRGAN uses 0.5
-
-
-def element_key(seed: int | tf.Tensor, index: int | tf.Tensor) -> tf.Tensor:
-    """The degradation's stateless key of training element ``index`` of a run with ``seed``
-    (a stream of its own: crops and flips use other keys of the same pair)."""
-    pair = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
-    return tf.random.experimental.stateless_fold_in(pair, zlib.crc32(b"realistic"))
-
-
-def content_key(image: tf.Tensor) -> tf.Tensor:
-    """A key from an image's 8-bit pixels and shape: the same image gets the same draws
-    wherever it is degraded (validation, evaluation)."""
-    data = tf.io.serialize_tensor(to_uint8_tensor(image))  # the shape is part of it
-    digest = tf.bitcast(tf.fingerprint(data[None])[0], tf.int64)
-    return tf.stack([digest, tf.constant(0, tf.int64)])
 
 
 class _Draws:
@@ -106,7 +97,7 @@ class _Draws:
         self.key = tf.cast(key, tf.int64)
 
     def seed(self, name: str) -> tf.Tensor:
-        return tf.random.experimental.stateless_fold_in(self.key, zlib.crc32(name.encode()))
+        return subkey(self.key, name)
 
     def uniform(self, name: str, low, high) -> tf.Tensor:
         u = tf.random.stateless_uniform([], self.seed(name), dtype=tf.float32)
@@ -157,6 +148,8 @@ class Realistic:
     final_sinc: float = PROBABILITIES["final_sinc"]
     gray: float = PROBABILITIES["gray"]
     gray2: float = PROBABILITIES["gray2"]
+    clean: float = PROBABILITIES["clean"]
+    plain_jpeg: float = PROBABILITIES["plain_jpeg"]
     sharpen: float = 0.0  # USM weight of the HR targets (training only); 0: off
     name = "realistic"
 
@@ -176,6 +169,8 @@ class Realistic:
         for key in ("kernel", "jpeg", "jpeg2"):
             if key in fields and any(v != int(v) for v in fields[key]):
                 raise UserError(f"degradation {part.strip()!r}: {key} must be whole numbers")
+        if fields.get("clean", 0.0) + fields.get("plain_jpeg", 0.0) > 1.0:
+            raise UserError(f"degradation {part.strip()!r}: clean + plain_jpeg must be <= 1")
         if "kernel" in fields and any(int(v) % 2 == 0 for v in fields["kernel"]):
             raise UserError(f"degradation {part.strip()!r}: kernel sizes must be odd, e.g. 7-21")
         return cls(**fields)
@@ -260,6 +255,8 @@ class Realistic:
         p["final_omega"] = d.uniform("final_omega", math.pi / 3, math.pi)
         p["final_mode"] = d.integer("final_mode", 0, len(RESIZE_MODES) - 1)
         p["final_jpeg_first"] = d.chance("final_jpeg_first", JPEG_FIRST_PROB)
+        rest = max(0.0, 1.0 - self.clean - self.plain_jpeg)
+        p["route"] = d.choice("route", (self.clean, self.plain_jpeg, rest))  # 0, 1: not random
         return p
 
     def parameters(self, key: tf.Tensor) -> dict[str, float | int | bool]:
@@ -290,6 +287,24 @@ class Realistic:
 
     def degrade(self, hr: tf.Tensor, scale: int, p: dict, key: tf.Tensor) -> tf.Tensor:
         """The pipeline with the parameters ``p`` (``draw``); ``key`` seeds the noise."""
+        if self.clean == 0.0 and self.plain_jpeg == 0.0:
+            return self._random_pipeline(hr, scale, p, key)
+
+        def plain() -> tf.Tensor:
+            return tf.cast(degrade_bicubic(tf.cast(hr, tf.float32), scale), hr.dtype)
+
+        return tf.case(
+            [
+                (tf.equal(p["route"], 0), plain),
+                (
+                    tf.equal(p["route"], 1),
+                    lambda: tf.cast(quantize(jpeg(plain(), p["jpeg2_quality"])), hr.dtype),
+                ),
+            ],
+            default=lambda: self._random_pipeline(hr, scale, p, key),
+        )
+
+    def _random_pipeline(self, hr: tf.Tensor, scale: int, p: dict, key: tf.Tensor) -> tf.Tensor:
         d = _Draws(key)
         dtype = hr.dtype
         image = tf.cast(hr, tf.float32)
