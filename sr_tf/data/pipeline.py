@@ -10,6 +10,8 @@ LR patches of HR-only sources are made on the fly:
 
 * ``bicubic``, ``gaussian``: the HR patch and enough context around it are degraded, so the LR
   patch equals the same crop of the degraded whole image;
+* ``bicubic+jpeg:q=75`` and other chains: the same LR patch, then its damage (noise, JPEG)
+  applied to the patch with the element's key;
 * ``realistic``: the HR patch itself (flipped/rotated first) goes through the random pipeline;
   a crop of a randomly degraded whole image would be no more "correct", and this costs the
   patch's pixels only.  HR and LR stay aligned (the pipeline maps the patch's extent onto the
@@ -29,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from sr_tf.data.sources import ImageSource
-from sr_tf.degradations import Degradation, Realistic, element_key, parse_degradation
+from sr_tf.degradations import Chain, Degradation, Realistic, element_key, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.imageio import write_image
 
@@ -231,6 +233,8 @@ def training_dataset(
             lr, hr = realistic_patch(hr, keys, element)  # already flipped/rotated
         else:
             lr, hr = paired_patch(hr, index, keys) if lr_table else windowed_patch(hr, keys)
+            if isinstance(degrade, Chain):  # noise/JPEG on the LR patch, keyed by the element
+                lr = degrade.damage(lr, element_key(seed, element))
             if augment:
                 op = tf.random.stateless_uniform([], keys[2], 0, 8, dtype=tf.int64)
                 lr, hr = _dihedral(lr, op), _dihedral(hr, op)

@@ -45,7 +45,7 @@ from sr_tf.degradations.keys import content_key, subkey
 from sr_tf.degradations.noise import gaussian_noise, poisson_noise
 from sr_tf.degradations.spec import check_keys, format_range, parse_number, parse_range
 from sr_tf.errors import UserError
-from sr_tf.resize import degrade_bicubic, quantize, to_uint8_tensor
+from sr_tf.resize import degrade_bicubic, quantize
 
 # Kernel mix (Real-ESRGAN): iso, aniso Gaussian; generalised iso, aniso; plateau iso, aniso.
 KERNEL_MIX = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
