@@ -29,6 +29,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("models", nargs="+", help="shipped model names, all of one scale")
     p.add_argument("--images", nargs="+", required=True, help="HR images, one row each")
     p.add_argument("--output", required=True, help="PNG to write")
+    p.add_argument(
+        "--degradation",
+        default="bicubic",
+        help="how the LR input is made (evaluate.py's, e.g. bicubic+jpeg:q=75)",
+    )
+    p.add_argument(
+        "--show-input", action="store_true", help="put the LR input first (pixels as blocks)"
+    )
     return p.parse_args(argv)
 
 
@@ -47,7 +55,10 @@ def main(argv=None) -> int:
     if len(scales) != 1:
         raise UserError(f"the models have different scales: {sorted(scales)}")
     models = [(name, model) for name, model, _ in loaded]
-    write_image(args.output, comparison_grid(models, scales.pop(), args.images))
+    grid = comparison_grid(
+        models, scales.pop(), args.images, args.degradation, show_input=args.show_input
+    )
+    write_image(args.output, grid)
     print(f"wrote {args.output}")
     return 0
 

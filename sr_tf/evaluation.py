@@ -253,14 +253,18 @@ def comparison_grid(
     scale: int,
     images: Sequence[str | os.PathLike],
     degradation: str | Degradation = "bicubic",
+    show_input: bool = False,
 ) -> np.ndarray:
     """bicubic | each model | HR on one detail crop per HR image (``comparison_image``), one
-    row per image, as a uint8 RGB picture."""
+    row per image, as a uint8 RGB picture; ``show_input`` puts the LR input first (each pixel
+    as a ``scale`` x ``scale`` block)."""
     upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
     rows = []
     for path in images:
         hr, lr = benchmark_pair(path, scale, degradation)
         panels = [("bicubic", bicubic_upscale(lr, scale))]
+        if show_input:
+            panels.insert(0, ("input", np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)))
         panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
         rows.append(comparison_image([*panels, ("HR", hr)], hr))
     width = max(r.shape[1] for r in rows)
