@@ -20,6 +20,13 @@ from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
 METRICS = ("psnr", "ssim", "niqe")  # NIQE too: the GAN models are judged by it (docs/gan.md)
+# Fixed damaged inputs a model trained on a random degradation is also scored on (docs/models.md)
+DAMAGED_INPUTS = (
+    "bicubic+jpeg:q=75",
+    "bicubic+jpeg:q=50",
+    "bicubic+noise:sigma=10+jpeg:q=85",
+    "gaussian:sigma=1.2+jpeg:q=50",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,6 +70,10 @@ def main(argv=None) -> int:
     lineage = training_lineage(init, init_sha256=init_sha256)  # before this entry replaces one
     overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
+    # A random degradation has no fixed LR to score on: the standard protocol's, plus the
+    # named damaged inputs.
+    randomised = degradation.startswith("realistic")
+    scored_on = "bicubic" if randomised else degradation
 
     gan_fields = (
         {
@@ -80,7 +91,7 @@ def main(argv=None) -> int:
         else {}
     )
 
-    def score(path: Path) -> dict:
+    def score(path: Path, on: str = scored_on, metrics=METRICS) -> dict:
         model = build_model(config["model"], config["scale"], **overrides)
         load_generator_weights(model, path)
         out = {}
@@ -89,7 +100,7 @@ def main(argv=None) -> int:
             if not folder.is_dir():
                 raise UserError(f"benchmark folder missing: {folder}")
             result = evaluate_folder(
-                folder, config["scale"], model, degradation=degradation, metrics=METRICS
+                folder, config["scale"], model, degradation=on, metrics=metrics
             )
             out[bench] = {
                 "psnr": round(result.mean("psnr"), 3),
@@ -119,6 +130,17 @@ def main(argv=None) -> int:
             "scores": scores,
             "float16": lossless,
             "float32_scores": full,
+            **(
+                {
+                    "scored_on": scored_on,
+                    "damaged_input_scores": {
+                        spec: score(chosen, spec, ("psnr", "ssim", "niqe"))
+                        for spec in DAMAGED_INPUTS
+                    },
+                }
+                if randomised
+                else {}
+            ),
             "note": args.note,
         }
         entry = add_shipped_model(args.name, chosen, entry)
