@@ -216,3 +216,25 @@ def test_realistic_validation_is_a_fixed_draw_per_image(image_folder):
     pairs = resolve_source(str(image_folder.parent / "pairs"), 3)
     with pytest.raises(UserError, match="brings its own LR"):
         training_dataset(pairs, 3, 12, 2, degradation="realistic")
+
+
+def test_chain_patches_are_the_benchmark_patch_then_its_damage(tmp_path):
+    """``bicubic+jpeg:q=75`` in training: the bicubic LR patch (a crop of the whole image's),
+    then the damage with the element's key."""
+    from sr_tf.degradations import Chain, element_key
+
+    image = smooth_image(40, 36, seed=3)
+    write_image(tmp_path / "a.png", image)
+    spec = "bicubic+noise:sigma=5+jpeg:q=75"
+    ds = training_dataset(
+        folder_source(tmp_path), 4, 16, 3, seed=2, augment=False, degradation=spec
+    )
+    lr, hr = next(iter(ds))
+    chain = parse_degradation(spec)
+    assert isinstance(chain, Chain)
+    whole = parse_degradation("bicubic")(tf.constant(image, tf.float32) / 255, 4)
+    for i in range(3):
+        y, x = _find(_to_u8(hr[i]), image)
+        clean = whole[y // 4 : y // 4 + 4, x // 4 : x // 4 + 4]
+        expected = chain.damage(clean, element_key(2, i)).numpy()
+        assert np.array_equal(lr[i].numpy(), expected)

@@ -114,6 +114,36 @@ def test_gaussian_degradation_is_used_and_recorded(mixed_folder):
     assert result.images[0].psnr != pytest.approx(evaluate_folder(mixed_folder, 4).images[0].psnr)
 
 
+def test_named_chains_lower_psnr_deterministically_and_are_recorded(mixed_folder):
+    """JPEG (and noise) on the benchmark LR: bicubic upscaling of it scores lower than of the
+    clean LR, on every image, and the same again on a second run."""
+    from sr_tf.degradations.jpeg import jpeg_uint8
+
+    clean = evaluate_folder(mixed_folder, 4)
+    jpeg75 = evaluate_folder(mixed_folder, 4, degradation="bicubic+jpeg:q=75")
+    assert jpeg75.degradation == "bicubic+jpeg:q=75"
+    assert "LR by bicubic+jpeg:q=75" in jpeg75.to_dict()["protocol"]
+    assert "bicubic+jpeg:q=75" in format_table(jpeg75)
+    assert jpeg75.mean("psnr") < clean.mean("psnr") - 0.1
+    assert all(j.psnr < c.psnr for j, c in zip(jpeg75.images, clean.images))
+    hr = read_image(mixed_folder / "a.png")[:40, :36]
+    expected = jpeg_uint8(degrade(hr, 4), 75).numpy()
+    assert np.array_equal(degrade(hr, 4, "bicubic+jpeg:q=75"), expected)
+    noisy = [evaluate_folder(mixed_folder, 4, degradation="bicubic+noise:sigma=10+jpeg:q=85")]
+    noisy.append(evaluate_folder(mixed_folder, 4, degradation="bicubic+noise:sigma=10+jpeg:q=85"))
+    assert [s.psnr for s in noisy[0].images] == [s.psnr for s in noisy[1].images]
+    assert noisy[0].mean("psnr") < clean.mean("psnr")
+
+
+def test_cli_bad_chain_is_one_line_in_a_real_process(tmp_path):
+    write_image(tmp_path / "good" / "a.png", smooth_image(40, 40))
+    out = _cli("--data", str(tmp_path / "good"), "--degradation", "bicubic+jpeg:q=200")
+    lines = [line for line in out.stderr.strip().splitlines() if not TF_NOISE.match(line)]
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: degradation 'bicubic+jpeg:q=200'")
+    assert "q=200 is outside [1, 100]" in lines[0]
+
+
 def test_grey_image_is_measured_on_grey_values(tmp_path, tiny_weights):
     from sr_tf.models import build_model
     from sr_tf.weights import load_generator_weights

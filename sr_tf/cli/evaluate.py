@@ -47,9 +47,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--degradation",
         default="bicubic",
-        metavar="{" + ",".join(registry.DEGRADATIONS) + "}[:sigma=S]",
+        metavar="SPEC",
         help="how LR is made from HR: bicubic (the benchmark protocol, default), gaussian "
-        "(sigma 1.6 blur then decimation; at x3 the 'BD' benchmark) or gaussian:sigma=S",
+        "(sigma 1.6 blur then decimation; at x3 the 'BD' benchmark), gaussian:sigma=S, either "
+        "followed by damage on the uint8 LR, e.g. bicubic+jpeg:q=75, "
+        "bicubic+noise:sigma=10+jpeg:q=85, gaussian:sigma=1.2+jpeg:q=50 (docs/evaluation.md)",
     )
     p.add_argument("--model", help="shipped model (edsr-x4) or architecture (edsr-baseline, ...)")
     p.add_argument("--weights", help="weights file or training run folder for --model")

@@ -181,6 +181,7 @@ def training_dataset(
     n = len(source)
     hr_table = _ImageTable(source.hr_paths, cache)
     lr_table = _ImageTable(source.lr_paths, cache) if source.paired else None
+    benchmark = degrade.base if isinstance(degrade, Chain) else degrade  # damage comes later
     lr_margin = 0 if isinstance(degrade, Realistic) else degrade.margin(scale)
     margin = lr_margin * scale  # context on each side of a patch (bicubic, gaussian)
 
@@ -204,7 +205,7 @@ def training_dataset(
         padded = degrade.pad(hr, margin)
         window = padded[y : y + hr_patch + 2 * margin, x : x + hr_patch + 2 * margin]
         window = tf.image.convert_image_dtype(window, tf.float32)
-        lr = degrade(window, scale)[
+        lr = benchmark(window, scale)[
             lr_margin : lr_margin + lr_patch, lr_margin : lr_margin + lr_patch
         ]
         return lr, window[margin : margin + hr_patch, margin : margin + hr_patch]

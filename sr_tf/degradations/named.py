@@ -101,7 +101,7 @@ class Chain:
                     f"degradation {spec!r}: unknown damage {name!r} after the base; "
                     "use noise:sigma=S or jpeg:q=Q (e.g. bicubic+noise:sigma=10+jpeg:q=85)"
                 )
-            damages.append(DAMAGES[name].from_params(part, values))
+            damages.append(DAMAGES[name].from_params(spec, values))  # errors name it all
         return cls(base, tuple(damages))
 
     def to_spec(self) -> str:

@@ -31,7 +31,7 @@ def parse_degradation(spec: str | Degradation | None) -> Degradation:
             f"followed by +{' or +'.join(DAMAGES)} (e.g. gaussian:sigma=1.6, "
             "realistic:jpeg=30-95, bicubic+jpeg:q=75)"
         )
-    base = _TYPES[name].from_params(first, values)
+    base = _TYPES[name].from_params(text, values)  # errors name the whole spec
     if not damages:
         return base
     if isinstance(base, Realistic):
