@@ -83,6 +83,21 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="train.py --content-loss for every objective (default: the recipe's, mse), e.g. "
         "mse+100*grid",
     )
+    p.add_argument(
+        "--d-input", choices=("rgb", "luma"), help="train.py --d-input for every objective"
+    )
+    p.add_argument(
+        "--d-norm",
+        choices=("batch", "layer", "none", "spectral"),
+        help="train.py --d-norm for every objective (default: train.py's, batch)",
+    )
+    p.add_argument("--ema", type=float, help="train.py --ema (the ldl content term needs it)")
+    p.add_argument(
+        "--adv-ratio",
+        type=float,
+        help="calibrate every objective's adversarial weight to this gradient ratio "
+        "(train.py --adv-weight auto --adv-ratio R) instead of the study's 2.5e-4",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
     p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
     return p.parse_args(argv)
@@ -90,7 +105,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def training_command(objective: str, args: argparse.Namespace) -> list[str]:
     """The train.py command line of one objective's run."""
-    options = [item for pair in STUDY_OPTIONS.items() for item in pair]
+    study = dict(STUDY_OPTIONS)
+    if args.adv_ratio:
+        study.update({"--adv-weight": "auto", "--adv-ratio": str(args.adv_ratio)})
+    for flag, value in (
+        ("--d-input", args.d_input),
+        ("--d-norm", args.d_norm),
+        ("--ema", args.ema),
+    ):
+        if value is not None:
+            study[flag] = str(value)
+    options = [item for pair in study.items() for item in pair]
     return [
         sys.executable,
         str(REPO / "train.py"),

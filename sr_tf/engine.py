@@ -181,6 +181,7 @@ class Stage:
 
     name = "stage"  # run.json's "stage"
     batches_per_step = 1
+    ema_generator: keras.Model | None = None  # the engine's EMA copy (--ema), set after build
     nonfinite_hint = "lower --learning-rate"
 
     def __init__(self, config: RunConfig):
@@ -264,6 +265,7 @@ class Engine:
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.best_psnr = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_psnr")
             self.ema_generator = stage.build_generator() if config.ema else None
+        stage.ema_generator = self.ema_generator  # e.g. for the GAN stage's ldl term
         objects = {**stage.checkpoint_objects(), "step": self.step, "best_psnr": self.best_psnr}
         if self.ema_generator is not None:
             objects["ema_generator"] = self.ema_generator

@@ -40,8 +40,9 @@ from sr_tf.losses import (
     pixel_loss,
     vgg_feature_extractor,
 )
+from sr_tf.losses_artefacts import cbcr_loss, feature_matching, ldl_loss, to_luma
 from sr_tf.models import build_model
-from sr_tf.models.discriminator import NORMS, discriminator
+from sr_tf.models.discriminator import NORMS, discriminator, feature_model
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
 from sr_tf.upsampler_split import split_at_upsampler
 from sr_tf.weights import load_generator_weights
@@ -55,6 +56,7 @@ RECIPES = {
     "mse-gan": ("mse", VGG_FEATURE_SCALE, 1e-3),  # MSE + 1e-3 GAN
 }
 LR_DROP = 0.1  # the paper: 1e-4, then 1e-5 for the second half
+D_INPUTS = ("rgb", "luma")  # what the discriminator sees (luma: BT.601 Y only)
 
 
 @dataclass
@@ -81,9 +83,16 @@ class GanConfig(RunConfig):
     )
     vgg_weights: str = "imagenet"  # "imagenet" (Keras cache) or a weights file
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
+    d_input: str = "rgb"  # "luma": D (and so the adversarial and dfm terms) sees Y only
+    adv_ratio: float = 0.0  # > 0: adv_weight calibrated at the start (sr_tf.gan_calibration)
 
     RESUMABLE_CHANGES = (*RunConfig.RESUMABLE_CHANGES, "vgg_weights")
-    ADDED_FIELDS = {**RunConfig.ADDED_FIELDS, "freeze_upsampler": False}
+    ADDED_FIELDS = {
+        **RunConfig.ADDED_FIELDS,
+        "freeze_upsampler": False,
+        "d_input": "rgb",
+        "adv_ratio": 0.0,
+    }
 
     def __post_init__(self):
         if self.recipe not in RECIPES:
@@ -91,8 +100,17 @@ class GanConfig(RunConfig):
         content, vgg_scale, adv_weight = RECIPES[self.recipe]
         self.content_loss = self.content_loss or content
         self.vgg_scale = self.vgg_scale or vgg_scale
-        self.adv_weight = adv_weight if self.adv_weight is None else float(self.adv_weight)
-        parse_content(self.content_loss)
+        if self.adv_weight is not None:
+            self.adv_weight = float(self.adv_weight)
+        elif not self.adv_ratio:  # with --adv-ratio, None until calibrated
+            self.adv_weight = adv_weight
+        names = {name for _, name in parse_content(self.content_loss)}
+        if "ldl" in names and not self.ema:
+            raise UserError("the ldl content term needs --ema (e.g. --ema 0.999)")
+        if self.d_input not in D_INPUTS:
+            raise UserError(f"unknown --d-input {self.d_input!r}; choose {', '.join(D_INPUTS)}")
+        if self.adv_ratio < 0:
+            raise UserError("--adv-ratio must be > 0 (0: off)")
         if self.gan_loss not in GAN_LOSSES:
             raise UserError(f"unknown --gan-loss {self.gan_loss!r}; choose {', '.join(GAN_LOSSES)}")
         objective = ADVERSARIAL[self.gan_loss]
@@ -111,7 +129,7 @@ class GanConfig(RunConfig):
         self.check("d_steps", "d_features", "d_dense")
         if self.patch_size < 16:
             raise UserError(f"--patch-size {self.patch_size} is too small for the discriminator")
-        if self.adv_weight < 0 or self.vgg_scale <= 0:
+        if (self.adv_weight or 0.0) < 0 or self.vgg_scale <= 0:
             raise UserError("--adv-weight must be >= 0 and --vgg-scale > 0")
 
     @property
@@ -161,11 +179,17 @@ class GanStage(Stage):
     nonfinite_hint = "lower --learning-rate or --adv-weight"
 
     def __init__(self, config: GanConfig):
+        if config.adv_weight is None:
+            raise UserError("--adv-weight auto: calibrate first (sr_tf.gan_calibration)")
         super().__init__(config)
         self.batches_per_step = config.d_steps
         self.content = parse_content(config.content_loss)
         self.adversarial = Adversarial(config.gan_loss, config.label_smoothing, config.gp_weight)
         self.vgg_losses: dict[str, VGGLoss] = {}
+        names = {name for _, name in self.content}
+        self.d_view = to_luma if config.d_input == "luma" else (lambda images: images)
+        self.uses_ldl, self.uses_dfm = "ldl" in names, "dfm" in names
+        self.d_with_features: keras.Model | None = None  # D also returning its features (dfm)
 
     def prepare(self, resuming: bool) -> None:
         if not resuming and not self.config.init:
@@ -186,7 +210,12 @@ class GanStage(Stage):
         self.generator = self.build_generator()
         if cfg.freeze_upsampler:
             freeze_upsampler(self.generator)
-        self.discriminator = discriminator(cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm)
+        channels = 1 if cfg.d_input == "luma" else 3
+        self.discriminator = discriminator(
+            cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm, channels=channels
+        )
+        if self.uses_dfm:
+            self.d_with_features = feature_model(self.discriminator)
         half = cfg.steps // 2
         self.g_optimizer = adam(gan_schedule(cfg.learning_rate, half), cfg.precision)
         self.d_optimizer = adam(gan_schedule(cfg.learning_rate, half * cfg.d_steps), cfg.precision)
@@ -240,17 +269,41 @@ class GanStage(Stage):
             for name in layers
         }
 
-    def _content_terms(self, hr, sr) -> dict[str, tf.Tensor]:
+    def _content_terms(self, hr, sr, sr_ema=None, features=None) -> dict[str, tf.Tensor]:
+        """Each content term's batch mean; ``sr_ema`` (ldl), ``features`` = (real, fake) (dfm)."""
         terms = {}
         for _, name in self.content:
             if name in self.vgg_losses:
-                loss = self.vgg_losses[name]
+                value = self.vgg_losses[name](hr, sr)
             elif name == "grid":
-                loss = grid_phase_loss(self.config.scale)
+                value = grid_phase_loss(self.config.scale)(hr, sr)
+            elif name == "cbcr":
+                value = cbcr_loss(hr, sr)
+            elif name == "ldl":
+                value = ldl_loss(hr, sr, sr_ema)
+            elif name == "dfm":
+                value = feature_matching(*features)
             else:
-                loss = pixel_loss(name)
-            terms[name] = tf.reduce_mean(loss(hr, sr))
+                value = pixel_loss(name)(hr, sr)
+            terms[name] = tf.reduce_mean(value)
         return terms
+
+    def generator_losses(self, lr, hr, sr) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """The content terms by name and the adversarial loss of the generator's ``sr`` batch."""
+        adv, view = self.adversarial, self.d_view
+        features = sr_ema = d_real = None
+        if self.d_with_features is not None:
+            *real, d_real = self.d_with_features(view(hr), training=True)
+            *fake, d_fake = self.d_with_features(view(sr), training=True)
+            features = (real, fake)
+        if self.uses_ldl:
+            sr_ema = tf.cast(self.ema_generator(lr, training=False), tf.float32)
+        terms = self._content_terms(hr, sr, sr_ema, features)
+        if self.d_with_features is None:
+            d_fake = self.discriminator(view(sr), training=True)
+            if adv.needs_real_for_generator:
+                d_real = self.discriminator(view(hr), training=True)
+        return terms, adv.generator_loss(d_real if adv.needs_real_for_generator else None, d_fake)
 
     def _targets(self, batch: tf.Tensor, index: tf.Tensor):
         """Noisy D targets for this replica's ``batch`` examples: its slice of the targets of
@@ -269,12 +322,12 @@ class GanStage(Stage):
         cfg, adv, net = self.config, self.adversarial, self.discriminator
         replicas = self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
-            d_real = net(hr, training=True)
-            d_fake = net(sr, training=True)
+            d_real = net(self.d_view(hr), training=True)
+            d_fake = net(self.d_view(sr), training=True)
             d_loss = adv.discriminator_loss(d_real, d_fake, self._targets(tf.shape(hr)[0], index))
             stats = {"d_loss": d_loss}
             if adv.name == "wasserstein-gp":
-                penalty = adv.gradient_penalty(hr, sr, lr, net)
+                penalty = adv.gradient_penalty(self.d_view(hr), self.d_view(sr), lr, net)
                 d_loss = d_loss + cfg.gp_weight * penalty
                 stats["d_gp"] = penalty
             # the optimizer sums replica gradients
@@ -284,7 +337,7 @@ class GanStage(Stage):
         return {**stats, "d_real": adv.shown(d_real), "d_fake": adv.shown(d_fake)}
 
     def replica_step(self, batches, step) -> dict[str, tf.Tensor]:
-        cfg, adv = self.config, self.adversarial
+        cfg = self.config
         replicas = self.strategy.num_replicas_in_sync
         base = step * cfg.d_steps
         for i, (lr, hr) in enumerate(batches[:-1]):
@@ -298,10 +351,7 @@ class GanStage(Stage):
         # tape continues it; stop_recording() would also silence D's own tape).
         stats = self._discriminator_update(lr, hr, tf.stop_gradient(sr), base + cfg.d_steps - 1)
         with tape:
-            terms = self._content_terms(hr, sr)
-            d_fake = self.discriminator(sr, training=True)
-            d_real = self.discriminator(hr, training=True) if adv.needs_real_for_generator else None
-            g_adv = adv.generator_loss(d_real, d_fake)
+            terms, g_adv = self.generator_losses(lr, hr, sr)
             g_loss = cfg.adv_weight * g_adv
             for weight, name in self.content:
                 g_loss = g_loss + weight * terms[name]
@@ -349,7 +399,13 @@ def train_gan(
     strategy: tf.distribute.Strategy | None = None,
     data_description: str = "",
 ) -> dict:
-    """Run (or resume) stage 2 until ``config.steps``; returns a summary dict."""
+    """Run (or resume) stage 2 until ``config.steps``; returns a summary dict.  With
+    ``adv_ratio`` and no ``adv_weight``, the weight is calibrated first (or taken from the run
+    being resumed)."""
+    if config.adv_weight is None:
+        from sr_tf.gan_calibration import resolve_adv_weight  # it imports this module
+
+        config.adv_weight = resolve_adv_weight(config, output, train_source)
     return gan_engine(config, output, strategy, data_description).fit(train_source, val_source)
 
 

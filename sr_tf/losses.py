@@ -1,7 +1,8 @@
 """Every training loss: pixel (L1, MSE), perceptual (VGG19 features) and adversarial.
 
 Pixel losses are per-example means over pixels (``pixel_loss``); ``DEFAULT_LOSS`` is each
-paper's choice.  Content losses of the GAN stage are terms ``[weight*]name`` (``parse_content``).
+paper's choice.  Content losses of the GAN stage are terms ``[weight*]name`` (``parse_content``); the
+terms against GAN artefacts (``cbcr``, ``ldl``, ``dfm``) are in ``sr_tf.losses_artefacts``.
 
 ``VGG54`` is the paper's default: the feature map after the ReLU of the 4th convolution before
 the 5th max-pool (``block5_conv4`` in Keras' VGG19, whose conv layers include the ReLU);
@@ -33,6 +34,7 @@ import keras
 import tensorflow as tf
 
 from sr_tf.errors import UserError
+from sr_tf.losses_artefacts import ARTEFACT_TERMS
 from sr_tf.tfgan_compat import losses as tfgan_losses
 
 log = logging.getLogger(__name__)
@@ -180,7 +182,7 @@ def grid_phase_loss(
     return loss
 
 
-CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS, "grid")
+CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS, "grid", *ARTEFACT_TERMS)  # sr_tf.losses_artefacts
 
 
 def parse_content(spec: str) -> list[tuple[float, str]]:
@@ -191,7 +193,7 @@ def parse_content(spec: str) -> list[tuple[float, str]]:
         if not match or match.group(2) not in CONTENT_TERMS:
             raise UserError(
                 f"bad --content-loss {spec!r}: terms are [weight*]name joined by +, "
-                f"names {', '.join(CONTENT_TERMS)} (e.g. mse+0.006*vgg54, mse+100*grid)"
+                f"names {', '.join(CONTENT_TERMS)} (e.g. mse+0.006*vgg54, mse+100*grid+10*cbcr)"
             )
         try:
             weight = float(match.group(1) or 1.0)

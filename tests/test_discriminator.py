@@ -45,3 +45,38 @@ def test_bad_arguments():
         discriminator(32, norm="group")
     with pytest.raises(ValueError, match="too small"):
         discriminator(8)
+
+
+def test_spectral_norm_bounds_every_weight_layer_and_stays_float32():
+    import keras
+
+    from sr_tf.engine import precision_policy
+
+    x = np.random.default_rng(0).uniform(size=(2, 24, 24, 3)).astype("float32")
+    with precision_policy("mixed_bfloat16"):
+        d = discriminator(24, base_features=4, dense_units=8, norm="spectral")
+    wrapped = [layer for layer in d.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 10  # 8 convs, 2 dense
+    kinds = {type(layer).__name__ for layer in d.layers}
+    assert not kinds & {"BatchNormalization", "LayerNormalization"}
+    for _ in range(30):  # power iterations converge over calls
+        out = d(x, training=True)
+    assert np.isfinite(np.asarray(out, "float32")).all()
+    for layer in wrapped:
+        kernel = layer.layer.kernel
+        assert kernel.dtype == "float32"
+        matrix = np.asarray(kernel).reshape(-1, kernel.shape[-1])
+        assert np.linalg.norm(matrix, 2) == pytest.approx(1.0, abs=0.05)
+
+
+def test_luma_input_and_feature_model():
+    from sr_tf.models.discriminator import feature_model
+
+    d = discriminator(24, base_features=4, dense_units=8, channels=1)
+    assert d.input.shape == (None, 24, 24, 1)
+    features = feature_model(d)
+    x = np.random.default_rng(0).uniform(size=(2, 24, 24, 1)).astype("float32")
+    *body, logit = features(x, training=False)
+    assert len(body) == 7 and body[-1].shape[-1] == 32
+    np.testing.assert_allclose(np.asarray(logit), np.asarray(d(x, training=False)), rtol=1e-5)
+    assert len(features.weights) == len(d.weights)  # the same layers, no copies

@@ -71,6 +71,9 @@ def test_content_spec_and_recipes():
         {"d_steps": 0},
         {"patch_size": 26},
         {"d_norm": "group"},
+        {"content_loss": "mse+1*ldl"},  # ldl needs --ema
+        {"d_input": "ycbcr"},
+        {"adv_ratio": -1.0},
     ],
 )
 def test_bad_option_combinations(stage1, changes):
@@ -142,6 +145,72 @@ def test_grid_content_term_trains_and_is_logged(tmp_path, data, stage1):
     values = trainer.train_step([next(batches)])
     assert values["g_grid"] >= 0 and np.isfinite(values["g_grid"])
     assert values["g_loss"] >= values["g_mse"] + 100 * values["g_grid"] - 1e-6
+
+
+# sha256 of the sorted "name shape" lines of a default tiny run's checkpoint, as written by
+# the code before the artefact options (commit 659f72d): their defaults must not change it.
+DEFAULT_LAYOUT = (143, "487a555ef14b9b9378ea9b7eaaab78e795fdf336724f52524ec6f8ec80824f60")
+
+
+def _layout(path: str) -> tuple[int, str]:
+    import hashlib
+
+    names = sorted(
+        f"{n} {s}" for n, s in tf.train.list_variables(path) if not n.startswith("_CHECKPOINT")
+    )
+    return len(names), hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+def test_default_options_keep_the_checkpoint_layout(tmp_path, stage1):
+    trainer = gan_engine(tiny(stage1), tmp_path / "run")
+    assert _layout(trainer.checkpoint.save(str(tmp_path / "ck" / "ckpt"))) == DEFAULT_LAYOUT
+    spectral = gan_engine(tiny(stage1, d_norm="spectral"), tmp_path / "spectral")
+    assert _layout(spectral.checkpoint.save(str(tmp_path / "ck2" / "ckpt"))) != DEFAULT_LAYOUT
+
+
+def test_a_run_folder_from_before_the_artefact_options_resumes(tmp_path, data, stage1):
+    run = tmp_path / "run"
+    trainer = gan_engine(tiny(stage1), run)
+    trainer.manager.save(checkpoint_number=0)
+    for record in (run / "run.json", run / "checkpoints" / "run.json"):
+        saved = json.loads(record.read_text())
+        for key in ("d_input", "adv_ratio"):
+            saved.pop(key)
+        record.write_text(json.dumps(saved))
+    resumed = GanConfig.from_run(run)
+    assert (resumed.d_input, resumed.adv_ratio, resumed.d_norm) == ("rgb", 0.0, "batch")
+    gan_engine(tiny(stage1), run)  # the same command: accepted
+    with pytest.raises(UserError, match="d_input"):
+        gan_engine(tiny(stage1, d_input="luma"), run)
+
+
+def test_artefact_terms_luma_and_spectral_discriminator_train(tmp_path, data, stage1):
+    content = "mse+100*grid+10*cbcr+1*ldl+0.1*dfm"
+    cfg = tiny(stage1, content_loss=content, ema=0.9, d_input="luma", d_norm="spectral")
+    trainer = gan_engine(cfg, tmp_path / "run")
+    stage = trainer.stage
+    assert stage.discriminator.input.shape[-1] == 1 and stage.ema_generator is not None
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    before = trainer.snapshot()
+    for _ in range(2):
+        values = trainer.train_step([next(batches)])
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert {"g_cbcr", "g_ldl", "g_dfm", "g_grid"} <= set(values)
+    assert values["g_cbcr"] > 0 and values["g_dfm"] > 0 and values["g_ldl"] >= 0
+    after = trainer.snapshot()
+    for net in ("generator", "discriminator"):
+        keys = [k for k in before if k.startswith(f"{net}/")]
+        assert any(not np.array_equal(before[k], after[k]) for k in keys), f"{net} did not change"
+    saved = GanConfig.from_run(tmp_path / "run")
+    assert (saved.d_input, saved.d_norm, saved.content_loss) == ("luma", "spectral", content)
+
+
+def test_relativistic_with_dfm_and_gradient_penalty_on_luma(tmp_path, data, stage1):
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    for gan_loss, extra in (("relativistic", {}), ("wasserstein-gp", {"d_norm": "layer"})):
+        cfg = tiny(stage1, gan_loss=gan_loss, content_loss="mse+dfm", d_input="luma", **extra)
+        values = gan_engine(cfg, tmp_path / gan_loss).train_step([next(batches)])
+        assert all(np.isfinite(v) for v in values.values()), values
 
 
 CHILD = """

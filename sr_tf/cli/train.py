@@ -147,7 +147,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--content-loss",
         default="",
         help="override the recipe's content loss: terms [weight*]name joined by +, names "
-        "mse, l1, vgg22, vgg54, grid (e.g. vgg54, mse+0.006*vgg54, mse+100*grid)",
+        "mse, l1, vgg22, vgg54, grid, cbcr, ldl (needs --ema), dfm (e.g. vgg54, "
+        "mse+0.006*vgg54, mse+100*grid, mse+100*grid+10*cbcr)",
     )
     g.add_argument(
         "--vgg-scale",
@@ -157,9 +158,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     g.add_argument(
         "--adv-weight",
-        type=float,
         default=None,
-        help="adversarial weight (default: the recipe's, 1e-3)",
+        help="adversarial weight (default: the recipe's, 1e-3), or auto: calibrated at the "
+        "start to --adv-ratio (recorded in run.json)",
+    )
+    g.add_argument(
+        "--adv-ratio",
+        type=float,
+        default=0.0,
+        help="with --adv-weight auto: the ratio of the adversarial to the content loss "
+        "gradient (w.r.t. the generator's output) the weight is set to at the start",
     )
     g.add_argument(
         "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
@@ -184,7 +192,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--d-norm",
         default="batch",
         choices=registry.D_NORMS,
-        help="discriminator normalisation (the paper: batch)",
+        help="discriminator normalisation (the paper: batch; spectral: spectral norm on every "
+        "conv and dense layer, no norm layers)",
+    )
+    g.add_argument(
+        "--d-input",
+        default="rgb",
+        choices=registry.D_INPUTS,
+        help="what the discriminator sees: rgb, or luma (BT.601 Y: the adversarial and dfm "
+        "terms then act on luma only)",
     )
     g.add_argument(
         "--freeze-upsampler",
@@ -306,19 +322,33 @@ def main(argv=None) -> int:
     )
 
 
-def main_gan(args: argparse.Namespace, overrides: dict) -> int:
-    from sr_tf.data import training_sources
-    from sr_tf.distribute import get_strategy
-    from sr_tf.gan_training import GanConfig, train_gan
+def adv_weight(text: str | None, ratio: float) -> float | None:
+    """--adv-weight as a number, or None for the recipe's or (auto) a calibrated weight."""
+    if text is not None and text.strip().lower() == "auto":
+        if ratio <= 0:
+            raise UserError("--adv-weight auto needs --adv-ratio R (R > 0)")
+        return None
+    if ratio:
+        raise UserError("--adv-ratio goes with --adv-weight auto")
+    try:
+        return None if text is None else float(text)
+    except ValueError as err:
+        raise UserError(f"--adv-weight {text!r}: a number or auto") from err
 
-    config = GanConfig(
+
+def gan_config(args: argparse.Namespace, overrides: dict):
+    """The GanConfig of train.py's arguments (also scripts/gan_gradients.py's)."""
+    from sr_tf.gan_training import GanConfig
+
+    return GanConfig(
         **run_fields(args, overrides),
         steps=200_000 if args.steps is None else args.steps,
         patch_size=args.patch_size or 96,
         recipe=args.recipe,
         content_loss=args.content_loss,
         vgg_scale=args.vgg_scale,
-        adv_weight=args.adv_weight,
+        adv_weight=adv_weight(args.adv_weight, args.adv_ratio),
+        adv_ratio=args.adv_ratio,
         gan_loss=args.gan_loss,
         gp_weight=args.gp_weight,
         label_smoothing=args.label_smoothing,
@@ -328,9 +358,18 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
         d_dense=args.d_dense,
         d_norm=args.d_norm,
         freeze_upsampler=args.freeze_upsampler,
+        d_input=args.d_input,
         vgg_weights=args.vgg_weights,
         random_vgg=args.random_vgg,
     )
+
+
+def main_gan(args: argparse.Namespace, overrides: dict) -> int:
+    from sr_tf.data import training_sources
+    from sr_tf.distribute import get_strategy
+    from sr_tf.gan_training import train_gan
+
+    config = gan_config(args, overrides)
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )

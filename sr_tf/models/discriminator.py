@@ -6,7 +6,7 @@ import keras
 
 # (filter multiple of base_features, stride) for the seven conv-BN-LeakyReLU layers.
 _BODY = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2))
-NORMS = ("batch", "layer", "none")
+NORMS = ("batch", "layer", "none", "spectral")
 
 
 def _norm(kind: str, name: str) -> keras.layers.Layer | None:
@@ -17,19 +17,31 @@ def _norm(kind: str, name: str) -> keras.layers.Layer | None:
     return None
 
 
+def _weighted(layer: keras.layers.Layer, norm: str) -> keras.layers.Layer:
+    """``layer``, wrapped in spectral normalisation for ``norm == "spectral"``."""
+    if norm != "spectral":
+        return layer
+    # float32 wrapper: the power iteration and the kernel it rewrites stay float32 under a
+    # mixed policy (the wrapped layer still computes in the policy's dtype)
+    return keras.layers.SpectralNormalization(layer, dtype="float32", name=f"{layer.name}_sn")
+
+
 def discriminator(
     patch_size: int = 96,
     base_features: int = 64,
     dense_units: int = 1024,
     norm: str = "batch",
     name: str = "discriminator",
+    channels: int = 3,
 ) -> keras.Model:
     """SRGAN discriminator for ``patch_size`` x ``patch_size`` RGB in [0, 1]; returns one logit.
 
     Conv 64 + LeakyReLU(0.2), seven conv-norm-LeakyReLU layers (64 s2, 128, 128 s2, 256, 256 s2,
     512, 512 s2; all 3x3), dense 1024 + LeakyReLU(0.2), dense 1 (no sigmoid: losses take logits).
     Widths scale with ``base_features``/``dense_units``; ``norm`` is the paper's "batch", or
-    "layer"/"none" (e.g. for a gradient-penalty critic).  Flatten + Dense fix the input size: a
+    "layer"/"none" (e.g. for a gradient-penalty critic), or "spectral": every conv and dense
+    layer spectrally normalised (Miyato et al. 2018; ``keras.layers.SpectralNormalization``), no
+    normalisation layers.  ``channels``: 3 for RGB, 1 for a luma-only discriminator.  Flatten + Dense fix the input size: a
     batch of any other patch size is rejected by Keras' input check with a ValueError
     ("... is incompatible with the layer: expected shape=(None, 96, 96, 3) ...").
     """
@@ -37,25 +49,38 @@ def discriminator(
         raise ValueError(f"unknown discriminator norm {norm!r}; choose one of {', '.join(NORMS)}")
     if patch_size < 16:
         raise ValueError(f"discriminator patch size {patch_size} is too small (at least 16)")
-    hr = keras.Input(shape=(patch_size, patch_size, 3), name="hr")
+    hr = keras.Input(shape=(patch_size, patch_size, channels), name="hr")
     x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_m11")(hr)  # the paper's [-1, 1] range
-    x = keras.layers.Conv2D(base_features, 3, padding="same", name="conv0")(x)
+    x = _weighted(keras.layers.Conv2D(base_features, 3, padding="same", name="conv0"), norm)(x)
     x = keras.layers.LeakyReLU(0.2, name="conv0_lrelu")(x)
     for i, (mult, stride) in enumerate(_BODY, start=1):
-        x = keras.layers.Conv2D(
+        conv = keras.layers.Conv2D(
             base_features * mult,
             3,
             strides=stride,
             padding="same",
-            use_bias=norm == "none",
+            use_bias=norm in ("none", "spectral"),
             name=f"conv{i}",
-        )(x)
+        )
+        x = _weighted(conv, norm)(x)
         layer = _norm(norm, f"conv{i}_norm")
         if layer is not None:
             x = layer(x)
         x = keras.layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(dense_units, name="dense")(x)
+    x = _weighted(keras.layers.Dense(dense_units, name="dense"), norm)(x)
     x = keras.layers.LeakyReLU(0.2, name="dense_lrelu")(x)
-    logit = keras.layers.Dense(1, name="logit")(x)
+    logit = _weighted(keras.layers.Dense(1, name="logit"), norm)(x)
     return keras.Model(hr, logit, name=name)
+
+
+def feature_model(discriminator_model: keras.Model) -> keras.Model:
+    """The same discriminator (shared layers) returning its seven body features and the logit."""
+    features = [
+        discriminator_model.get_layer(f"conv{i}_lrelu").output for i in range(1, len(_BODY) + 1)
+    ]
+    return keras.Model(
+        discriminator_model.input,
+        [*features, discriminator_model.outputs[0]],
+        name=f"{discriminator_model.name}_features",
+    )

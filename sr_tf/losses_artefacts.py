@@ -1,0 +1,97 @@
+"""Content terms of the GAN stage against its artefacts: chroma, LDL and D feature matching.
+
+* ``cbcr_loss``: MSE over the BT.601 Cb and Cr channels (coloured grain and colour fringes);
+* ``ldl_loss``: the locally discriminative learning loss (Liang, Zeng and Zhang, CVPR 2022):
+  an L1 weighted by an artefact map that is large where the GAN output's residual has a high
+  local variance and is larger than the EMA generator's residual;
+* ``feature_matching``: L1 between the discriminator's intermediate features of SR and HR.
+
+``to_luma`` is the discriminator's view with ``--d-input luma``.  Images are [0, 1] RGB; every
+loss is per example and float32.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+ARTEFACT_TERMS = ("cbcr", "ldl", "dfm")  # content-term names (sr_tf.losses.parse_content)
+
+# BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
+_CBCR = tf.constant(
+    [[-37.797, 112.0], [-74.203, -93.786], [112.0, -18.214]], tf.float32
+) / tf.constant(255.0)
+_LUMA = tf.constant([[0.299], [0.587], [0.114]], tf.float32)  # BT.601, full range
+LDL_WINDOW = 7  # the paper's 7x7 local-variance window
+LDL_POWER = 1 / 5  # the paper's exponent on the patch-level (global) variance
+
+
+def to_chroma(images: tf.Tensor) -> tf.Tensor:
+    """[..., 3] RGB -> [..., 2] Cb, Cr (zero for grey)."""
+    return tf.tensordot(tf.cast(images, tf.float32), _CBCR, axes=1)
+
+
+def to_luma(images: tf.Tensor) -> tf.Tensor:
+    """[..., 3] RGB in [0, 1] -> [..., 1] BT.601 luma in [0, 1], in the input's dtype."""
+    return tf.cast(tf.tensordot(tf.cast(images, tf.float32), _LUMA, axes=1), images.dtype)
+
+
+def cbcr_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Per-example MSE between the Cb/Cr channels of HR and SR."""
+    return tf.reduce_mean(tf.square(to_chroma(hr) - to_chroma(sr)), axis=[1, 2, 3])
+
+
+def _variance(x: tf.Tensor, axis) -> tf.Tensor:
+    """Unbiased variance (n - 1), as the paper's code computes it."""
+    n = tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), axis)), tf.float32)
+    return tf.math.reduce_variance(x, axis=axis, keepdims=True) * n / tf.maximum(n - 1.0, 1.0)
+
+
+def artifact_map(r_gan: tf.Tensor, r_ema: tf.Tensor, window: int = LDL_WINDOW) -> tf.Tensor:
+    """LDL's refined artefact map of per-pixel residuals [B, H, W, 1] of the GAN and EMA outputs.
+
+    Local (``window`` x ``window``, reflect-padded) variance of ``r_gan`` times its variance over
+    the whole patch to the power 1/5; zero where the GAN residual is below the EMA's (there the
+    GAN output is the closer one, so the detail is kept).
+    """
+    pad = window // 2
+    padded = tf.pad(r_gan, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+    mean = tf.nn.avg_pool2d(padded, window, 1, "VALID")
+    mean_sq = tf.nn.avg_pool2d(tf.square(padded), window, 1, "VALID")
+    n = float(window * window)
+    local = tf.maximum(mean_sq - tf.square(mean), 0.0) * n / (n - 1.0)
+    patch = _variance(r_gan, [1, 2, 3]) ** LDL_POWER
+    return tf.where(r_gan < r_ema, tf.zeros_like(local), local * patch)
+
+
+def ldl_loss(hr: tf.Tensor, sr: tf.Tensor, sr_ema: tf.Tensor) -> tf.Tensor:
+    """Per-example mean of artefact map x |HR - SR| (the map is a weight: no gradient)."""
+    hr, sr, sr_ema = (tf.cast(x, tf.float32) for x in (hr, sr, sr_ema))
+    r_gan = tf.reduce_sum(tf.abs(hr - sr), axis=-1, keepdims=True)  # summed over RGB (paper)
+    r_ema = tf.reduce_sum(tf.abs(hr - tf.stop_gradient(sr_ema)), axis=-1, keepdims=True)
+    weight = tf.stop_gradient(artifact_map(r_gan, r_ema))
+    return tf.reduce_mean(weight * tf.abs(hr - sr), axis=[1, 2, 3])
+
+
+def feature_matching(real: list[tf.Tensor], fake: list[tf.Tensor]) -> tf.Tensor:
+    """Per-example L1 between D's features of HR (no gradient) and SR, averaged over layers."""
+    per_layer = [
+        tf.reduce_mean(
+            tf.abs(tf.stop_gradient(tf.cast(r, tf.float32)) - tf.cast(f, tf.float32)),
+            axis=list(range(1, len(f.shape))),
+        )
+        for r, f in zip(real, fake)
+    ]
+    return tf.add_n(per_layer) / float(len(per_layer))
+
+
+__all__ = [
+    "ARTEFACT_TERMS",
+    "LDL_POWER",
+    "LDL_WINDOW",
+    "artifact_map",
+    "cbcr_loss",
+    "feature_matching",
+    "ldl_loss",
+    "to_chroma",
+    "to_luma",
+]

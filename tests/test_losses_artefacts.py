@@ -1,0 +1,88 @@
+"""sr_tf.losses_artefacts: the chroma term sees colour only, LDL's map follows the paper, D
+feature matching pulls SR's features only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sr_tf.losses import CONTENT_TERMS, parse_content
+from sr_tf.losses_artefacts import (
+    artifact_map,
+    cbcr_loss,
+    feature_matching,
+    ldl_loss,
+    to_chroma,
+    to_luma,
+)
+
+
+def _images(seed: int = 0, size: int = 24) -> tf.Tensor:
+    rng = np.random.default_rng(seed)
+    return tf.constant(rng.uniform(0.2, 0.8, (2, size, size, 3)), tf.float32)
+
+
+def test_chroma_and_luma_are_bt601():
+    colours = tf.constant([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(to_chroma(colours)[0], [-37.797 / 255, 112.0 / 255], rtol=1e-5)
+    np.testing.assert_allclose(to_chroma(colours)[1:], 0.0, atol=1e-6)  # grey: no chroma
+    np.testing.assert_allclose(to_luma(colours)[:, 0], [0.299, 0.5, 1.0], rtol=1e-5)
+    assert to_luma(tf.cast(colours, tf.bfloat16)).dtype == tf.bfloat16
+
+
+def test_cbcr_term_ignores_grey_errors_and_sees_colour_shifts():
+    hr = _images()
+    brighter = hr + 0.05  # the same shift in R, G and B: a luma error only
+    assert float(tf.reduce_max(cbcr_loss(hr, brighter))) < 1e-10
+    tinted = hr + tf.constant([0.05, -0.05, 0.05])
+    loss = cbcr_loss(hr, tinted)
+    assert loss.shape == (2,) and float(tf.reduce_min(loss)) > 1e-4
+    assert {"cbcr", "ldl", "dfm"} <= set(CONTENT_TERMS)
+    assert parse_content("mse+100*grid+10*cbcr+1*ldl+0.1*dfm")[2:] == [
+        (10.0, "cbcr"),
+        (1.0, "ldl"),
+        (0.1, "dfm"),
+    ]
+
+
+def test_artifact_map_is_local_variance_times_global_variance_to_the_fifth():
+    rng = np.random.default_rng(1)
+    r_gan = tf.constant(rng.uniform(0, 1, (1, 16, 16, 1)), tf.float32)
+    r_ema = tf.zeros_like(r_gan)  # the EMA output is closer everywhere: the map is kept
+    m = artifact_map(r_gan, r_ema).numpy()[0, :, :, 0]
+    x = r_gan.numpy()[0, :, :, 0]
+    window = x[5:12, 5:12]  # the 7x7 window around (8, 8), inside the image
+    expected = window.var(ddof=1) * x.var(ddof=1) ** 0.2
+    assert m[8, 8] == pytest.approx(expected, rel=1e-4)
+    zero = artifact_map(r_gan, r_gan + 0.1).numpy()  # the GAN output is closer: no penalty
+    assert not zero.any()
+
+
+def test_ldl_penalises_grain_on_flat_areas_not_where_the_gan_is_better():
+    flat = tf.fill([1, 24, 24, 3], 0.5)
+    grain = tf.constant(np.random.default_rng(2).normal(0, 0.05, (1, 24, 24, 3)), tf.float32)
+    assert float(ldl_loss(flat, flat + grain, flat)[0]) > 0  # the EMA is clean: penalised
+    assert float(ldl_loss(flat, flat + grain, flat + 2 * grain)[0]) == 0  # EMA worse: kept
+    assert float(ldl_loss(flat, flat + 0.05, flat)[0]) == pytest.approx(0, abs=1e-9)  # no var
+
+
+def test_ldl_gradient_reaches_sr_only():
+    hr, ema = _images(3), _images(4)
+    sr = tf.Variable(_images(5))
+    ema_var = tf.Variable(ema)
+    with tf.GradientTape(persistent=True) as tape:
+        loss = tf.reduce_mean(ldl_loss(hr, sr, ema_var))
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(loss, sr)))) > 0
+    assert tape.gradient(loss, ema_var) is None
+
+
+def test_feature_matching_is_l1_averaged_over_layers_into_the_fake_side():
+    real = [tf.zeros([2, 4, 4, 3]), tf.zeros([2, 2, 2, 5])]
+    fake_vars = [tf.Variable(tf.ones([2, 4, 4, 3])), tf.Variable(3 * tf.ones([2, 2, 2, 5]))]
+    real_vars = [tf.Variable(r) for r in real]
+    with tf.GradientTape(persistent=True) as tape:
+        loss = feature_matching(real_vars, fake_vars)
+    np.testing.assert_allclose(loss.numpy(), [2.0, 2.0])
+    assert all(tape.gradient(loss, v) is not None for v in fake_vars)
+    assert all(tape.gradient(loss, v) is None for v in real_vars)
