@@ -104,9 +104,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--degradation",
         default="bicubic",
-        metavar="{" + ",".join(registry.DEGRADATIONS) + "}[:sigma=S]",
+        metavar="SPEC",
         help="how LR is made from HR images: bicubic (MATLAB imresize, the default), gaussian "
-        "(blur with sigma 1.6, then decimation) or gaussian:sigma=S (docs/training.md)",
+        "(blur with sigma 1.6, then decimation), gaussian:sigma=S, realistic[:key=low-high,...] "
+        "(random blur, resize, noise and JPEG, twice) or a chain such as bicubic+jpeg:q=75 "
+        "(docs/training.md)",
     )
     p.add_argument(
         "--precision",
