@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import platform
 import resource
@@ -177,9 +176,11 @@ def child_inference(cfg: dict) -> dict:
     executed_pixels = plan.count * plan.tile_h * plan.tile_w
     executed_flops = cost.flops_per_lr_pixel * executed_pixels
     if up.split_costs is not None:  # the upsampler also repeats its strips' margin rows
+        from sr_tf.upsampler_split import strip_windows
+
         body, tail = up.split_costs
-        strips = math.ceil(plan.tile_h / plan.strip_rows)
-        tail_rows = plan.tile_h + 2 * up.split.radius * (strips - 1)
+        windows = strip_windows(plan.tile_h, plan.strip_rows, up.split.radius)
+        tail_rows = sum(last - first for first, last, _, _ in windows)
         executed_flops = (
             plan.count
             * plan.tile_w
