@@ -4,6 +4,7 @@
     python benchmarks/first_call.py                        # 640x480 and 2040x1356, auto + float32
     python benchmarks/first_call.py --code before=/tmp/old --code after=.   # two versions, interleaved
     python benchmarks/first_call.py --photos 640x480 --precision auto --repeat 3
+    python benchmarks/first_call.py --shapes      # does a new photo size cost a compilation?
 
 Every (code, photo, precision) runs in a fresh process that does what ``resolve_image.py`` does
 for one photo (``load_generator``, ``TiledUpscaler``, ``upscale_uint8``, ``write_image``), with a
@@ -24,8 +25,15 @@ clock between the steps:
 The photos are real: a 2040x1356 mosaic of 30 BSDS500-test200 photos (``serving_memory.py``
 makes it) and its top-left 640x480 crop.  ``--code LABEL=DIR`` runs the sr_tf found in DIR (a
 checkout, or ``git archive`` of an older commit); several are interleaved photo by photo, so a
-before/after comparison shares the machine's load.  Results go to
-``benchmarks/first_call_results.json`` (``--output``); a Markdown table is printed.
+before/after comparison shares the machine's load.  Times are wall clock, with the process's
+CPU seconds (all threads) in brackets: on a shared machine those move less.
+
+``--shapes`` asks whether photos of many sizes pay more than photos of one size: in one fresh
+process per precision, after a first photo, eight crops of eight different sizes (about 200x300
+input pixels each), the same eight again, then eight crops of one size, each pass timed.
+
+Results go to ``benchmarks/first_call_results.json`` (``--output``; ``steps`` and ``shapes``
+are kept apart); a Markdown table is printed.
 """
 
 from __future__ import annotations
@@ -95,6 +103,30 @@ print("RESULT " + json.dumps({
 """
 
 
+# The --shapes child: upscale_uint8 on crops of one photo, in three passes.
+SHAPES_CHILD = r"""
+import json, sys, time
+import numpy as np
+from PIL import Image
+from sr_tf.inference import TiledUpscaler
+from sr_tf.pretrained import load_generator
+path, precision, model_name = sys.argv[1], sys.argv[2], sys.argv[3]
+model, scale = load_generator(model_name, None, None)
+up = TiledUpscaler(model, scale, precision=precision)
+photo = np.asarray(Image.open(path).convert("RGB"))
+up.upscale_uint8(photo[:100, :100])  # the first call of the process: plan, trace, graph set-up
+sizes = [(200 + 7 * i, 300 - 5 * i) for i in range(8)]
+passes = {"eight sizes": sizes, "the same eight again": sizes, "one size, eight times": [sizes[0]] * 8}
+result = {"precision": up.precision, "sizes": sizes}
+for label, shapes in passes.items():
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i, (h, w) in enumerate(shapes):
+        up.upscale_uint8(photo[50 * i : 50 * i + h, 60 * i : 60 * i + w])
+    result[label] = [time.perf_counter() - wall, time.process_time() - cpu]
+print("RESULT " + json.dumps(result), flush=True)
+"""
+
+
 def photos(work: Path) -> dict[str, Path]:
     """The 2040x1356 mosaic of real photos and its 640x480 crop (``serving_memory.make_photos``)."""
     from PIL import Image
@@ -110,12 +142,12 @@ def photos(work: Path) -> dict[str, Path]:
     return {"2040x1356": big, "640x480": small}
 
 
-def measure(code: Path, photo: Path, precision: str, model: str) -> dict:
-    """One fresh process: the steps' times in seconds, and what ran."""
+def run(script: str, code: Path, photo: Path, precision: str, model: str) -> dict:
+    """``script`` in a fresh process with ``code`` on its path; its RESULT and wall times."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(code)}
     t0 = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(photo), precision, model],
+        [sys.executable, "-c", script, str(photo), precision, model],
         cwd=code,
         env=env,
         capture_output=True,
@@ -125,7 +157,13 @@ def measure(code: Path, photo: Path, precision: str, model: str) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         sys.exit(f"{code} {photo.name} {precision} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(lines[-1][len("RESULT ") :])
+    return {**json.loads(lines[-1][len("RESULT ") :]), "spawned": t0, "ended": end}
+
+
+def measure(code: Path, photo: Path, precision: str, model: str) -> dict:
+    """One fresh process: the steps' times in seconds, and what ran."""
+    result = run(CHILD, code, photo, precision, model)
+    t0, end = result.pop("spawned"), result.pop("ended")
     m = result.pop("marks")
     for clock, key in ((0, "seconds"), (1, "cpu_seconds")):
         t = {name: mark[clock] for name, mark in m.items()}
@@ -169,6 +207,16 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def shapes_table(results: list[dict]) -> str:
+    """Markdown: seconds per pass of eight photos (wall clock; CPU seconds in brackets)."""
+    passes = ("eight sizes", "the same eight again", "one size, eight times")
+    lines = ["| code | precision | " + " | ".join(passes) + " |", "|" + " --- |" * 5]
+    for r in results:
+        cells = [f"{r[k][0]:.2f} ({r[k][1]:.2f})" for k in passes]
+        lines.append(f"| {r['code']} | {r['precision']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -180,29 +228,40 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--work", default="/tmp/sr_tf_first_call", help="folder for the photos")
     p.add_argument("--output", default=str(REPO / "benchmarks" / "first_call_results.json"))
+    p.add_argument("--shapes", action="store_true", help="many photo sizes against one size")
     args = p.parse_args()
     codes = dict(item.split("=", 1) for item in (args.code or [f"this={REPO}"]))
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     files = photos(work)
+    output = Path(args.output)
+    record = json.loads(output.read_text()) if output.exists() else {}
     results = []
     for _ in range(args.repeat):
-        for name in args.photos.split(","):
+        for name in args.photos.split(",") if not args.shapes else ["2040x1356"]:
             for precision in args.precision.split(","):
                 for label, code in codes.items():
-                    r = measure(Path(code).resolve(), files[name], precision, args.model)
-                    r.update(code=label, photo=name, requested_precision=precision)
+                    if args.shapes:
+                        r = run(
+                            SHAPES_CHILD, Path(code).resolve(), files[name], precision, args.model
+                        )
+                        r.pop("spawned"), r.pop("ended")
+                        r["code"] = label
+                        print(json.dumps(r), file=sys.stderr, flush=True)
+                    else:
+                        r = measure(Path(code).resolve(), files[name], precision, args.model)
+                        r.update(code=label, photo=name, requested_precision=precision)
+                        print(table([r]).splitlines()[-1], file=sys.stderr, flush=True)
                     r["load_average"] = os.getloadavg()[0]
                     results.append(r)
-                    print(table([r]).splitlines()[-1], file=sys.stderr, flush=True)
-    record = {
+    record["shapes" if args.shapes else "steps"] = {
         "command": " ".join(["python", "benchmarks/first_call.py", *sys.argv[1:]]),
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu_count": os.cpu_count(),
         "results": results,
     }
-    Path(args.output).write_text(json.dumps(record, indent=1) + "\n")
-    print(table(results))
+    output.write_text(json.dumps(record, indent=1) + "\n")
+    print(shapes_table(results) if args.shapes else table(results))
 
 
 if __name__ == "__main__":

@@ -179,6 +179,35 @@ def test_upsampler_strips_buy_large_tiles_within_the_default_budget():
     assert up.plan(384, 512).whole  # a 0.2-megapixel input now runs as one tile
 
 
+def tile_shapes(up: TiledUpscaler, image: np.ndarray) -> set[tuple[int, ...]]:
+    """The [h, w, 3] shapes of the tiles ``up`` runs to upscale ``image``."""
+    shapes, run_batch = set(), up.run_batch
+
+    def recording(tiles, *args, **kwargs):
+        shapes.add(tiles.shape[1:])
+        return run_batch(tiles, *args, **kwargs)
+
+    up.run_batch = recording
+    up.upscale_uint8(image)
+    return shapes
+
+
+def test_a_photo_runs_its_tiles_at_one_shape():
+    # oneDNN prepares kernels per tensor shape: edge tiles are not cut short, and within a
+    # tile the upsampler strips are all one height (test_upsampler_split).
+    model = tiny_model("edsr-baseline", 2)
+    for height, width, kwargs in [
+        (200, 260, {"max_memory": "740MB"}),  # automatic tiles: 2 x 2 of 116x146
+        (61, 97, {"tile": 40, "overlap": 8}),  # explicit tiles that do not divide the image
+        (50, 70, {}),  # one tile: the whole image
+    ]:
+        up = TiledUpscaler(model, 2, **kwargs)
+        plan = up.plan(height, width)
+        assert (plan.count > 1) == (kwargs != {})
+        shapes = tile_shapes(up, smooth_image(height, width, seed=5))
+        assert shapes == {(plan.tile_h, plan.tile_w, 3)}
+
+
 def test_bfloat16_activations_buy_larger_tiles():
     # Same model, same 2 GB budget: bfloat16 activations take half the bytes of float32 ones.
     model = build_model("edsr-baseline", 4)
