@@ -196,7 +196,8 @@ def _niqe(image: np.ndarray, scale: int, name: str) -> float:
 
 def _artefacts(score: ImageScore, sr: np.ndarray, hr: np.ndarray, scale: int, metrics) -> None:
     """Fill ``score``'s artefact measures asked for in ``metrics`` (border ``scale`` cut)."""
-    if "cbcr" in metrics and hr.shape[2] == 3:
+    colour = hr.shape[2] == 3 and (np.ptp(hr.astype(np.int16), axis=2) > 0).any()
+    if "cbcr" in metrics and colour:  # a grey image (also one stored as RGB) has no chroma
         score.psnr_cbcr = psnr_cbcr(sr, hr, shave=scale)
     if "grid" in metrics:
         score.grid_spread = phase_spread(sr, hr, scale, shave=scale)

@@ -409,8 +409,10 @@ def test_artefact_measures_in_table_json_and_csv(tmp_path, capsys):
     folder = tmp_path / "hr"
     write_image(folder / "a.png", smooth_image(64, 72, seed=1))
     write_image(folder / "grey.png", smooth_image(48, 52, seed=2)[:, :, :1])
+    write_image(folder / "rgb_grey.png", np.repeat(smooth_image(48, 52, seed=3)[:, :, :1], 3, 2))
     result = evaluate_folder(folder, 4, metrics=["cbcr", "grid", "texture"])
-    first, grey = result.images
+    first, grey, rgb_grey = result.images
+    assert rgb_grey.psnr_cbcr is None  # R = G = B: no chroma either (bicubic would score ~inf)
     hr = read_image(folder / "a.png")
     sr = bicubic_upscale(degrade(hr, 4), 4)
     assert first.psnr_cbcr == pytest.approx(psnr_cbcr(sr, hr, shave=4))  # PSNR's border cut
