@@ -7,8 +7,11 @@ Checkpoint keys: ``generator`` (the trained generator), ``discriminator``, ``g_o
 
 Each step draws ``d_steps`` batches: the discriminator is updated on each of them, then the
 generator on the last one, against the just-updated discriminator (alternating updates).
-Generator loss = weighted content terms (pixel MSE/L1, VGG22/VGG54 features) + ``adv_weight``
-x adversarial loss; the adversarial objectives are ``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).
+Generator loss = weighted content terms (pixel MSE/L1, VGG22/VGG54 features, the grid term, and
+the artefact terms of ``sr_tf.losses_artefacts``: cbcr, ldl against the engine's EMA generator,
+dfm on D's features) + ``adv_weight`` x adversarial loss; the adversarial objectives are
+``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).  ``d_input="luma"`` shows D the luma only;
+``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``).
 Adam (beta1 0.9) runs at ``learning_rate`` for the first half of ``steps``, then at a tenth.
 """
 
