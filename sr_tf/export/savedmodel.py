@@ -1,5 +1,4 @@
-"""Export a generator for serving: a TF Serving SavedModel (image bytes in, PNG bytes out) and
-a fixed-size TFLite model.
+"""A TF Serving SavedModel of a generator: image bytes in, PNG bytes out, tiled in the graph.
 
 The SavedModel is written in TF Serving's layout, ``<base>/<version>/saved_model.pb`` with
 ``variables/``, and needs nothing but TensorFlow to load (no sr_tf, no Keras).  Its signatures:
@@ -35,22 +34,19 @@ TensorFlow's decoder message; either way only the request fails, never the proce
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import sr_tf
 from sr_tf.errors import UserError
-from sr_tf.fileio import current_umask, write_bytes_atomic
-from sr_tf.graph_tiling import tiled_upscale, to_float, to_uint8
+from sr_tf.fileio import current_umask
+from sr_tf.graph_tiling import tiled_upscale
 from sr_tf.inference import (
     GB,
     TiledUpscaler,
@@ -58,7 +54,6 @@ from sr_tf.inference import (
     format_bytes,
     parse_memory,
 )
-from sr_tf.models import fast_inference_model
 from sr_tf.upsampler_split import upscale_in_strips
 
 SERVING_SIGNATURE = "serving_default"
@@ -77,7 +72,6 @@ MAX_TILE = 2048
 # The default pixel limit leaves room for tiles at least this large (each tile repeats 16
 # pixels of context on each side: about 19% more work at 384, 31% at 256).
 DEFAULT_MIN_TILE = 384
-DEFAULT_TFLITE_SIZE = (128, 128)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HEADER_BYTES = 32
@@ -203,7 +197,7 @@ def _header_pixels(data: tf.Tensor) -> tf.Tensor:
     return tf.cond(is_jpeg, jpeg, lambda: other)
 
 
-def _track_variables(module: tf.Module, functions: list) -> None:
+def track_variables(module: tf.Module, functions: list) -> None:
     """Track the tf.Variables the traced functions read, as keras.export.ExportArchive does.
 
     Tracking the Keras model itself also saves a working SavedModel for TensorFlow, but the
@@ -238,7 +232,7 @@ class ServingModule(tf.Module):
             )
         self.plan = plan
         split = upscaler.split
-        # Plain functions, so the Keras objects are not tracked; see _track_variables.
+        # Plain functions, so the Keras objects are not tracked; see track_variables.
         if split is None:
             net = upscaler.net
             self._forward = lambda x: net(x, training=False)
@@ -266,7 +260,7 @@ class ServingModule(tf.Module):
                 else "."
             )
         )
-        _track_variables(self, [self.serve_bytes, self.serve_tensor])
+        track_variables(self, [self.serve_bytes, self.serve_tensor])
 
     def _upscale(self, image: tf.Tensor) -> tf.Tensor:
         """uint8 [H, W, C] -> uint8 upscaled, tiled as resolve_image.py tiles."""
@@ -426,100 +420,3 @@ def export_savedmodel(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"HxW"`` -> (height, width)."""
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or 0 in (int(match[1]), int(match[2])):
-        raise UserError(f"size {text!r} is not HxW with positive integers, e.g. 128x128")
-    return int(match[1]), int(match[2])
-
-
-def tflite_bytes(model: keras.Model, size: tuple[int, int], float16: bool = False) -> bytes:
-    """A TFLite flatbuffer: uint8 [1, H, W, 3] in, uint8 [1, sH, sW, 3] out."""
-    height, width = size
-
-    class _Fixed(tf.Module):
-        def __init__(self):
-            super().__init__()
-            net = fast_inference_model(model)
-            self._forward = lambda x: net(x, training=False)
-            _track_variables(self, [self.upscale])
-
-        @tf.function(
-            input_signature=[tf.TensorSpec([1, height, width, 3], tf.uint8, name=INPUT_KEY)]
-        )
-        def upscale(self, images):
-            return {TENSOR_OUTPUT_KEY: to_uint8(self._forward(to_float(images)))}
-
-    module = _Fixed()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.upscale.get_concrete_function()], module
-    )
-    if float16:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    return converter.convert()
-
-
-def export_tflite(
-    model: keras.Model,
-    output: str | os.PathLike,
-    size: tuple[int, int] = DEFAULT_TFLITE_SIZE,
-    float16: bool = False,
-) -> Path:
-    """Write a fixed-size TFLite model to ``output`` (``.tflite`` is appended if missing)."""
-    output = Path(output)
-    if output.suffix != ".tflite":
-        output = output.with_name(output.name + ".tflite")
-    if output.is_dir():
-        raise UserError(f"{output} is a folder; pass a file name for --format tflite")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create {output.parent}: {err.strerror or err}") from err
-    data = tflite_bytes(model, size, float16)
-    return write_bytes_atomic(output, data)
-
-
-def run_tflite(path: str | os.PathLike, image: np.ndarray) -> np.ndarray:
-    """Run a TFLite model from :func:`export_tflite` on one uint8 [H, W, 3] image."""
-    with warnings.catch_warnings():
-        # tf.lite.Interpreter announces its move to ai_edge_litert; it still works in TF 2.21.
-        warnings.filterwarnings(
-            "ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning
-        )
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    if tuple(inp["shape"][1:3]) != image.shape[:2]:
-        raise UserError(
-            f"this TFLite model takes {inp['shape'][1]}x{inp['shape'][2]} images, "
-            f"got {image.shape[0]}x{image.shape[1]}"
-        )
-    interpreter.set_tensor(inp["index"], image[None].astype(np.uint8))
-    interpreter.invoke()
-    return interpreter.get_tensor(out["index"])[0]
-
-
-def tflite_max_difference(path: str | os.PathLike, model: keras.Model, image: np.ndarray) -> int:
-    """Largest per-pixel difference (grey levels) between the TFLite model and Keras on ``image``."""
-    expected = to_uint8(model(tf.cast(image[None], tf.float32) / 255.0, training=False))[0]
-    actual = run_tflite(path, image)
-    return int(np.max(np.abs(actual.astype(np.int16) - expected.numpy().astype(np.int16))))
-
-
-def check_image(size: tuple[int, int]) -> np.ndarray:
-    """A deterministic uint8 RGB test picture (smooth gradients and hard edges) of ``size``."""
-    height, width = size
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    rgb = np.stack(
-        [
-            0.5 + 0.4 * np.sin(x / 7.0 + y / 11.0),
-            0.5 + 0.4 * np.cos(x / 5.0 - y / 9.0),
-            ((x // 8 + y // 8) % 2) * 0.8 + 0.1,
-        ],
-        axis=-1,
-    )
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
