@@ -188,3 +188,31 @@ def test_bad_ranges_are_one_line_errors(spec, message):
     with pytest.raises(UserError, match=message) as info:
         parse_degradation(spec)
     assert "\n" not in str(info.value)
+
+
+def test_clean_and_plain_jpeg_shares_replace_the_pipeline():
+    """``clean``: the plain MATLAB-bicubic LR; ``plain_jpeg``: that LR at the drawn jpeg2
+    quality; the rest goes through the pipeline, each with its share."""
+    from sr_tf.degradations.jpeg import jpeg_uint8
+    from sr_tf.resize import degrade_bicubic
+
+    r = parse_degradation("realistic:clean=0.25,plain_jpeg=0.25")
+    shares = np.bincount(_draws(r, 2000)["route"], minlength=3) / 2000
+    np.testing.assert_allclose(shares, [0.25, 0.25, 0.5], atol=0.04)
+    hr = _float(smooth_image(48, 40, seed=4))
+    bicubic = np.round(degrade_bicubic(hr, 4).numpy() * 255).astype(np.uint8)
+    seen = set()
+    for index in range(12):
+        key = element_key(1, index)
+        p = r.parameters(key)
+        lr = np.round(r(hr, 4, key).numpy() * 255).astype(np.uint8)
+        if p["route"] == 0:
+            assert np.array_equal(lr, bicubic)
+        elif p["route"] == 1:
+            assert np.array_equal(lr, jpeg_uint8(bicubic, p["jpeg2_quality"]).numpy())
+        else:
+            assert np.array_equal(lr, np.round(Realistic()(hr, 4, key).numpy() * 255))
+        seen.add(p["route"])
+    assert seen == {0, 1, 2}
+    with pytest.raises(UserError, match="clean \\+ plain_jpeg must be <= 1"):
+        parse_degradation("realistic:clean=0.6,plain_jpeg=0.6")
