@@ -216,3 +216,26 @@ def test_clean_and_plain_jpeg_shares_replace_the_pipeline():
     assert seen == {0, 1, 2}
     with pytest.raises(UserError, match="clean \\+ plain_jpeg must be <= 1"):
         parse_degradation("realistic:clean=0.6,plain_jpeg=0.6")
+
+
+def test_lr_stays_aligned_with_hr():
+    """With blur, noise and JPEG (nearly) off and no extra resizes, the pipeline is a plain
+    downscale: it matches the benchmark LR best at zero offset, not one LR pixel off."""
+    from sr_tf.resize import degrade_bicubic
+
+    spec = (
+        "realistic:sigma=0.05-0.05,sigma2=0.05-0.05,sinc=0,sinc2=0,final_sinc=0,resize=1-1,"
+        "resize2=1-1,noise=0-0,noise2=0-0,poisson=0-0,poisson2=0-0,jpeg=100-100,jpeg2=100-100"
+    )
+    r = parse_degradation(spec)
+    hr = _float(smooth_image(96, 96, seed=5))
+    reference = degrade_bicubic(hr, 4).numpy()[2:-2, 2:-2]
+    for index in range(4):
+        lr = r(hr, 4, element_key(0, index)).numpy()
+        errors = {
+            (dy, dx): np.abs(lr[2 + dy : 22 + dy, 2 + dx : 22 + dx] - reference).mean()
+            for dy in (-1, 0, 1)
+            for dx in (-1, 0, 1)
+        }
+        best = errors.pop((0, 0))
+        assert best < 0.85 * min(errors.values())  # (interpolation without antialiasing aliases)
