@@ -4,7 +4,8 @@ For every HR image (see docs/evaluation.md):
 
 1. crop it (top-left) to a multiple of the scale;
 2. LR = ``degrade_bicubic`` (MATLAB ``imresize(uint8 HR, 1/scale, 'bicubic')``, uint8), or
-   another degradation from ``sr_tf.degradations`` (``gaussian``: blur, then decimation);
+   another degradation from ``sr_tf.degradations`` (``gaussian``: blur, then decimation;
+   ``bicubic+jpeg:q=75`` and other chains: that LR, then noise/JPEG on the uint8 LR);
 3. SR = the model's output for LR, quantised to uint8, or ``upscale_bicubic`` of LR for the
    bicubic baseline (MATLAB ``imresize(uint8 LR, scale, 'bicubic')``);
 4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border;
