@@ -170,3 +170,37 @@ def test_single_bad_input_and_unwritable_output_are_one_line(tmp_path, cli):
     ]:
         code, lines = cli(*args)
         assert code == 2 and len(lines) == 1 and message in lines[0], lines
+
+
+def test_the_default_model_follows_the_file(tmp_path, monkeypatch, capsys):
+    """--model auto (the x4 default): a JPEG below quality 91 gets edsr-x4-real, a PNG edsr-x4;
+    each output equals what that model gives when named."""
+    monkeypatch.syspath_prepend(REPO)
+    import resolve_image
+
+    pixels = np.uint8(smooth_image(24, 32) * 255)
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", "JPEG", quality=75)
+    Image.fromarray(pixels).save(tmp_path / "clean.png")
+    inputs = [str(tmp_path / "photo.jpg"), str(tmp_path / "clean.png")]
+    assert resolve_image.main([*inputs, "--output", str(tmp_path / "auto")]) == 0
+    said = capsys.readouterr().out
+    assert "edsr-x4-real: 1 image(s) (--model auto)" in said
+    assert "edsr-x4: 1 image(s) (--model auto)" in said
+    for name, source in (("edsr-x4-real", "photo.jpg"), ("edsr-x4", "clean.png")):
+        out = tmp_path / name
+        assert resolve_image.main([str(tmp_path / source), "--model", name, "-o", str(out)]) == 0
+        stem = source.split(".")[0]
+        np.testing.assert_array_equal(
+            read_image(tmp_path / "auto" / f"{stem}_x4.png"), read_image(out / f"{stem}_x4.png")
+        )
+
+
+def test_auto_takes_no_weights(cli, weights, tmp_path):
+    from sr_tf.errors import UserError
+
+    sys.path.insert(0, REPO)
+    import resolve_image
+
+    write_image(tmp_path / "a.png", np.uint8(smooth_image(8, 8) * 255))
+    with pytest.raises(UserError, match="auto chooses shipped models"):
+        resolve_image.main([str(tmp_path / "a.png"), "--model", "auto", "--weights", weights])

@@ -16,7 +16,7 @@ import argparse
 
 from sr_tf import registry
 from sr_tf.cli import add_precision, add_tiling, add_verbose, quiet_tensorflow
-from sr_tf.errors import run_cli
+from sr_tf.errors import UserError, run_cli
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -32,8 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--model",
         default=None,
-        help="a shipped model (default: edsr-x4) or an architecture "
-        "(edsr-baseline, edsr-full, srresnet) together with --weights",
+        help="a shipped model, 'auto' (the default at x4: edsr-x4-real for JPEG files below "
+        "quality 95, edsr-x4 for the rest) or an architecture (edsr-baseline, edsr-full, "
+        "srresnet) together with --weights",
     )
     p.add_argument(
         "--list-models", action="store_true", help="list the shipped models with their scores"
@@ -83,6 +84,7 @@ def main(argv=None) -> int:
         plan_jobs,
         upscale_files,
     )
+    from sr_tf.inference.model_choice import AUTO, jobs_by_model
     from sr_tf.models import model_overrides
     from sr_tf.pretrained import default_model, load_generator, shipped_table
 
@@ -94,22 +96,32 @@ def main(argv=None) -> int:
     if args.max_memory is not None:
         parse_memory(args.max_memory)
     overrides = model_overrides(args.num_blocks, args.num_features)
-    model, scale = load_generator(
-        args.model or default_model(args.scale), args.scale, args.weights, **overrides
-    )
+    name = args.model or (AUTO if args.scale in (None, 4) else default_model(args.scale))
+    if name == AUTO:
+        if args.weights:
+            raise UserError("--model auto chooses shipped models; it takes no --weights")
+        if args.scale not in (None, 4):
+            name = default_model(args.scale)  # one shipped model per other scale
+    scale = 4 if name == AUTO else load_generator(name, args.scale, args.weights, **overrides)[1]
     jobs = plan_jobs(args.inputs, args.output, scale)
     for folder in sorted({job.target.parent for job in jobs}):
         check_writable(folder)
-    upscaler = TiledUpscaler(
-        model,
-        scale,
-        tile=args.tile,
-        overlap=overlap,
-        max_memory=args.max_memory,
-        ensemble=args.ensemble,
-        precision=args.precision,
-    )
-    failures = upscale_files(upscaler, jobs)
+    groups = jobs_by_model(jobs) if name == AUTO else {name: jobs}
+    failures: list = []
+    for chosen, group in groups.items():
+        if name == AUTO:
+            print(f"{chosen}: {len(group)} image(s) (--model auto)", flush=True)
+        model, _ = load_generator(chosen, args.scale, args.weights, **overrides)
+        upscaler = TiledUpscaler(
+            model,
+            scale,
+            tile=args.tile,
+            overlap=overlap,
+            max_memory=args.max_memory,
+            ensemble=args.ensemble,
+            precision=args.precision,
+        )
+        failures += upscale_files(upscaler, group)  # (file, reason) of each skipped one
     return 1 if failures else 0
 
 
