@@ -84,12 +84,22 @@ def main(argv=None) -> int:
         plan_jobs,
         upscale_files,
     )
-    from sr_tf.inference.model_choice import AUTO, jobs_by_model
+    from sr_tf.inference.model_choice import (
+        AUTO,
+        CLEAN_JPEG_QUALITY,
+        CLEAN_MODEL,
+        REAL_MODEL,
+        jobs_by_model,
+    )
     from sr_tf.models import model_overrides
     from sr_tf.pretrained import default_model, load_generator, shipped_table
 
     if args.list_models:
         print(shipped_table())
+        print(
+            f"resolve_image.py at x4 (--model auto, the default): {REAL_MODEL} for JPEG files "
+            f"below quality {CLEAN_JPEG_QUALITY}, {CLEAN_MODEL} for the rest"
+        )
         return 0
     overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
     check_tiling(args.tile, overlap)
