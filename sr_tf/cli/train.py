@@ -312,6 +312,9 @@ def main(argv=None) -> int:
         loss=args.loss or "",
         freeze_batch_norm=args.freeze_batch_norm,
     )
+    logging.getLogger("sr_tf.cli").info(
+        "finding the training images in %s", ", ".join(args.datasets) or "DIV2K (TFDS)"
+    )
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )
@@ -372,6 +375,9 @@ def main_gan(args: argparse.Namespace, overrides: dict) -> int:
     from sr_tf.gan_training import train_gan
 
     config = gan_config(args, overrides)
+    logging.getLogger("sr_tf.cli").info(
+        "finding the training images in %s", ", ".join(args.datasets) or "DIV2K (TFDS)"
+    )
     train, val, description = training_sources(
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )
