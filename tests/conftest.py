@@ -14,6 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject.toml): two worker processes for the whole suite or a folder of
+    tests, none for named test files, whose run a worker's start-up would only lengthen.
+
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or an explicit ``-n N`` still decide.
+    """
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    here = config.invocation_params.dir
+    folders = any((here / arg.split("::")[0]).is_dir() for arg in config.args)
+    return 2 if folders and (os.cpu_count() or 1) >= 2 else 0
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

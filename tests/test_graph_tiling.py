@@ -58,9 +58,15 @@ def _rgba(height: int, width: int) -> np.ndarray:
     return np.dstack([smooth_image(height, width, seed=3), alpha])
 
 
-@pytest.mark.parametrize("tile, overlap", [(24, 4), (17, 8)])
-def test_tiles_match_tiled_upscaler_in_every_mode(tiny, tile, overlap):
-    rgba = _rgba(53, 71)  # 3 x 4 tiles of 24, the last row and column moved back flush
+@pytest.mark.parametrize(
+    "tile, overlap, height, width",
+    [
+        (24, 4, 53, 71),  # 3 x 4 tiles of 24, the last row and column moved back flush
+        (17, 8, 29, 37),  # tiles with a 1-pixel core: 13 x 21 of them, most context shared
+    ],
+)
+def test_tiles_match_tiled_upscaler_in_every_mode(tiny, tile, overlap, height, width):
+    rgba = _rgba(height, width)
     upscaler = TiledUpscaler(tiny, 2, tile=tile, overlap=overlap)
     for name, image in {
         "rgb": rgba[:, :, :3],
