@@ -12,15 +12,17 @@ loss is per example and float32.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 ARTEFACT_TERMS = ("cbcr", "ldl", "dfm")  # content-term names (sr_tf.losses.parse_content)
 
 # BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
-_CBCR = tf.constant(
-    [[-37.797, 112.0], [-74.203, -93.786], [112.0, -18.214]], tf.float32
-) / tf.constant(255.0)
-_LUMA = tf.constant([[0.299], [0.587], [0.114]], tf.float32)  # BT.601, full range
+# NumPy, not tf.constant: a tensor made at import would start TensorFlow's context, after
+# which MultiWorkerMirroredStrategy can no longer be created ("Collective ops must be
+# configured at program startup").
+_CBCR = np.array([[-37.797, 112.0], [-74.203, -93.786], [112.0, -18.214]], np.float32) / 255.0
+_LUMA = np.array([[0.299], [0.587], [0.114]], np.float32)  # BT.601, full range
 LDL_WINDOW = 7  # the paper's 7x7 local-variance window
 LDL_POWER = 1 / 5  # the paper's exponent on the patch-level (global) variance
 

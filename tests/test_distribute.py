@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sr_tf.cluster import LocalCluster, WorkerRole
+from sr_tf.cluster import LocalCluster, WorkerRole, free_ports, tf_config
 from sr_tf.distribute import (
     get_strategy,
     remove_scratch_dir,
@@ -290,3 +290,27 @@ def test_gan_stage_on_two_workers(workdir, two_workers):
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-2")
     assert (run / "last.weights.h5").exists() and len(list((run / "logs").iterdir())) == 1
     assert not list((workdir / "tmp").glob("sr_tf_worker*"))
+
+
+def test_importing_the_package_leaves_tensorflow_unstarted():
+    """A tensor made at import time (a module-level tf.constant) starts TensorFlow's runtime,
+    after which a worker cannot create MultiWorkerMirroredStrategy ("Collective ops must be
+    configured at program startup"): a one-worker strategy is created after importing it all."""
+    code = (
+        "import importlib, pkgutil, sr_tf\n"
+        "for m in pkgutil.walk_packages(sr_tf.__path__, 'sr_tf.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import tensorflow as tf\n"
+        "tf.distribute.MultiWorkerMirroredStrategy()\n"
+        "print('unstarted')\n"
+    )
+    (port,) = free_ports(1)
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_CONFIG": tf_config([f"localhost:{port}"], 0),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "unstarted" in out.stdout, out.stderr[-2000:]
