@@ -236,7 +236,7 @@ class Store:
                 "SELECT g.rater, g.item, g.score, o.position, g.rated_at, g.elapsed_ms, "
                 "r.excluded FROM ratings g JOIN raters r ON r.rater = g.rater "
                 "JOIN orders o ON o.rater = g.rater AND o.item = g.item "
-                "ORDER BY g.rated_at, g.rater"
+                "ORDER BY g.rowid"  # insertion order: timestamps (ms) can tie
             ).fetchall()
         finally:
             db.close()
