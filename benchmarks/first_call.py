@@ -14,8 +14,10 @@ clock between the steps:
 * **import**: TensorFlow and sr_tf;
 * **load**: the shipped model (``edsr-x4``) from ``sr_tf/shipped``;
 * **upscaler**: ``TiledUpscaler`` (the precision copy, the cut before the upsampler);
+* **read**: reading the photo;
 * **plan**: the memory plan, which counts the model's activations on traced graphs;
 * **trace**: tracing the ``tf.function`` the tiles run through (once per process);
+* **instantiate**: its first execution, on an 8x8 input (graph optimisation, oneDNN set-up);
 * **compile**: the first call on the photo minus the second (oneDNN builds its kernels for each
   new tensor shape on first use, and the first call at a size allocates its buffers);
 * **compute**: the second call on the same photo (the steady state);
