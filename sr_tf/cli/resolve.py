@@ -112,7 +112,8 @@ def main(argv=None) -> int:
             raise UserError("--model auto chooses shipped models; it takes no --weights")
         if args.scale not in (None, 4):
             name = default_model(args.scale)  # one shipped model per other scale
-    scale = 4 if name == AUTO else load_generator(name, args.scale, args.weights, **overrides)[1]
+    named = None if name == AUTO else load_generator(name, args.scale, args.weights, **overrides)
+    scale = 4 if named is None else named[1]
     jobs = plan_jobs(args.inputs, args.output, scale)
     for folder in sorted({job.target.parent for job in jobs}):
         check_writable(folder)
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
     for chosen, group in groups.items():
         if name == AUTO:
             print(f"{chosen}: {len(group)} image(s) (--model auto)", flush=True)
-        model, _ = load_generator(chosen, args.scale, args.weights, **overrides)
+        model = named[0] if named else load_generator(chosen, args.scale)[0]
         upscaler = TiledUpscaler(
             model,
             scale,
