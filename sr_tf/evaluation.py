@@ -408,31 +408,33 @@ def format_table(result: Evaluation, per_image: bool = False) -> str:
 
 def _with_niqe_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
     """Append the NIQE columns (output, bicubic for a model, HR) to format_table's lines."""
-    keys = result.niqe_keys()
-    if not keys:
-        return lines
     names = {"niqe": "NIQE", "bicubic_niqe": "bicubic NIQE", "hr_niqe": "HR NIQE"}
-    rows = [[getattr(s, k) for k in keys] for s in result.images] if per_image else []
-    rows.append([result.mean(k) for k in keys])
-    width = max(len(line) for line in lines[1:])
-    out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>12}" for k in keys)]
-    for line, values in zip(lines[2:], rows):
-        out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>12}" for v in values))
-    return out
+    return _with_columns(lines, result, per_image, result.niqe_keys(), names, 12)
 
 
 def _with_artefact_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
     """Append the artefact columns (Cb/Cr PSNR, grid spread, texture) to format_table's lines."""
-    keys = result.artefact_keys()
+    names = {"psnr_cbcr": "CbCr PSNR", "grid_spread": "grid spread", "texture": "texture"}
+    return _with_columns(lines, result, per_image, result.artefact_keys(), names, 11)
+
+
+def _with_columns(
+    lines: list[str],
+    result: Evaluation,
+    per_image: bool,
+    keys: list[str],
+    names: dict[str, str],
+    column: int,
+) -> list[str]:
+    """Append one ``column``-wide column per key (per image and the mean) to the table lines."""
     if not keys:
         return lines
-    names = {"psnr_cbcr": "CbCr PSNR", "grid_spread": "grid spread", "texture": "texture"}
     rows = [[getattr(s, k) for k in keys] for s in result.images] if per_image else []
     rows.append([result.mean(k) for k in keys])
     width = max(len(line) for line in lines[1:])
-    out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>11}" for k in keys)]
+    out = lines[:1] + [lines[1].ljust(width) + "".join(f"  {names[k]:>{column}}" for k in keys)]
     for line, values in zip(lines[2:], rows):
-        out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>11}" for v in values))
+        out.append(line.ljust(width) + "".join(f"  {_fmt(v, 3):>{column}}" for v in values))
     return out
 
 
