@@ -6,7 +6,7 @@
         --output docs/images/srgan-x4_set14.png
 
 Each HR image is degraded with the benchmark's MATLAB bicubic, upscaled by every model (shipped
-names, as ``resolve_image.py --model``) and cropped where bicubic misses the HR image the most;
+names, as ``resolve_image.py --model``, or ``label=architecture:weights`` for a run's weights) and cropped where bicubic misses the HR image the most;
 crops are shown at 2x zoom.  The README's pictures are made with this script.
 """
 
@@ -26,7 +26,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("models", nargs="+", help="shipped model names, all of one scale")
+    p.add_argument(
+        "models",
+        nargs="+",
+        help="shipped model names or label=architecture:weights (weights not shipped), "
+        "all of one scale",
+    )
     p.add_argument("--images", nargs="+", required=True, help="HR images, one row each")
     p.add_argument("--output", required=True, help="PNG to write")
     p.add_argument(
@@ -48,9 +53,9 @@ def main(argv=None) -> int:
             raise UserError(f"--images: no file {path}")
     from sr_tf.evaluation import comparison_grid
     from sr_tf.imageio import write_image
-    from sr_tf.pretrained import load_generator
+    from sr_tf.pretrained import load_labelled
 
-    loaded = [(name, *load_generator(name)) for name in args.models]
+    loaded = [load_labelled(spec) for spec in args.models]
     scales = {scale for _, _, scale in loaded}
     if len(scales) != 1:
         raise UserError(f"the models have different scales: {sorted(scales)}")

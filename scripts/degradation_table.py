@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sr_tf.cli import quiet_tensorflow  # noqa: E402
-from sr_tf.errors import UserError, run_cli  # noqa: E402
+from sr_tf.errors import run_cli  # noqa: E402
 
 DEGRADATIONS = (
     ("clean", "bicubic"),
@@ -42,25 +42,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load(spec: str, scale: int):
-    """(label, model) of a shipped name or ``label=architecture:weights``."""
-    from sr_tf.pretrained import load_generator
-
-    if "=" in spec:
-        label, rest = spec.split("=", 1)
-        architecture, _, weights = rest.partition(":")
-        if not weights:
-            raise UserError(f"{spec!r}: expected label=architecture:weights")
-        return label, load_generator(architecture, scale, weights)[0]
-    return spec, load_generator(spec, scale)[0]
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
     from sr_tf.evaluation import evaluate_folder
+    from sr_tf.pretrained import load_labelled
 
-    models = [("bicubic", None)] + [load(spec, args.scale) for spec in args.models]
+    loaded = [load_labelled(spec, args.scale)[:2] for spec in args.models]
+    models = [("bicubic", None), *loaded]
     rows = []
     for folder in args.data:
         for label, spec in DEGRADATIONS:

@@ -163,6 +163,21 @@ def load_generator(
     return net, scale
 
 
+def load_labelled(spec: str, scale: int | None = None) -> tuple[str, keras.Model, int]:
+    """(label, model, scale) of a shipped name or ``label=architecture:weights``.
+
+    The second form names weights that are not shipped, e.g.
+    ``real=edsr-baseline:runs/edsr_x4_real/last.weights.h5`` (scripts' model lists).
+    """
+    if "=" in spec:
+        label, rest = spec.split("=", 1)
+        architecture, _, weights = rest.partition(":")
+        if not label or not weights:
+            raise UserError(f"{spec!r}: expected label=architecture:weights")
+        return (label, *load_generator(architecture, scale, weights))
+    return (spec, *load_generator(spec, scale))
+
+
 def run_overrides(weights: str | Path) -> dict:
     """The model overrides (``--num-blocks`` ...) recorded in the run.json of a train.py folder
     that ``weights`` is, or lies in; empty for weights from elsewhere."""

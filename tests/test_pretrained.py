@@ -171,3 +171,20 @@ def test_shipped_gan_models_are_more_natural_than_their_stage1(shared_data):
         (gan_niqe, gan_psnr), (base_niqe, base_psnr) = scores[name], scores[entry["stage1"]]
         assert gan_niqe < base_niqe, (name, scores)
         assert gan_psnr > base_psnr - 3.0, (name, scores)
+
+
+def test_labelled_specs_name_shipped_models_and_run_weights(shipped_dir, tmp_path):
+    """Scripts' model lists: a shipped name, or label=architecture:weights of a run."""
+    _, shipped_model = shipped_dir
+    label, net, scale = pretrained.load_labelled("tiny-x2")
+    assert (label, scale) == ("tiny-x2", 2) and weights_equal(net, shipped_model)
+    run = tmp_path / "run"
+    run.mkdir()
+    model = build_model("edsr-baseline", 2, **TINY)
+    save_weights_atomic(model, run / "last.weights.h5")
+    (run / "run.json").write_text(json.dumps({"model_overrides": TINY}))
+    label, net, scale = pretrained.load_labelled(f"mine=edsr-baseline:{run}/last.weights.h5", 2)
+    assert (label, scale) == ("mine", 2) and weights_equal(net, model)
+    for bad in ("mine=edsr-baseline", "=edsr-baseline:x.h5"):
+        with pytest.raises(UserError, match="label=architecture:weights"):
+            pretrained.load_labelled(bad)
