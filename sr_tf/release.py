@@ -125,6 +125,12 @@ def keep_stage1_record(models: dict, name: str, replaced: dict) -> None:
             entry.setdefault("stage1_scores", replaced.get("scores", {}))
 
 
+def replaced_record(replaced: dict) -> list[dict]:
+    """The earlier versions of a shipped name, newest first: how each was made and scored."""
+    keys = ("sha256", "command", "steps", "content_loss", "adv_weight", "scores", "note")
+    return [{k: replaced[k] for k in keys if k in replaced}, *replaced.get("replaces", [])]
+
+
 def add_shipped_model(
     name: str, weights: str | Path, entry: dict, folder: Path | None = None
 ) -> dict:
@@ -142,6 +148,9 @@ def add_shipped_model(
     replaced = models.get(name)
     if replaced is not None and replaced["sha256"] != digest:
         keep_stage1_record(models, name, replaced)
+        entry = {**entry, "replaces": replaced_record(replaced)}
+    elif replaced is not None and "replaces" in replaced:
+        entry = {**entry, "replaces": replaced["replaces"]}  # the same file shipped again
     models[name] = {**entry, "file": target.name, "sha256": digest}
     write_text_atomic(path, json.dumps({"models": models}, indent=2, sort_keys=True) + "\n")
     return models[name]

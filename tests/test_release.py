@@ -137,3 +137,27 @@ def test_replacing_a_stage1_model_keeps_the_record_of_the_one_its_gan_was_tuned_
     gan = json.loads((folder / "manifest.json").read_text())["models"]["g-x2"]
     assert gan["stage1"] == "s-x2" and gan["stage1_sha256"] == first["sha256"]
     assert gan["stage1_scores"] == {"Set5": {"psnr": 1.0}}
+
+
+def test_replacing_a_shipped_model_keeps_the_earlier_versions(tmp_path):
+    """A name shipped again records how each earlier version was made, newest first."""
+    folder = tmp_path / "shipped"
+    made = []
+    for version in range(3):
+        model = build_model("edsr-baseline", 2, **TINY)
+        path = save_weights_atomic(model, tmp_path / f"v{version}.weights.h5")
+        made.append(sha256_of(path))
+        info = {
+            "architecture": "edsr-baseline",
+            "scale": 2,
+            "steps": version,
+            "note": f"v{version}",
+        }
+        entry = add_shipped_model("t-x2", path, info, folder=folder)
+    assert entry["sha256"] == made[2]
+    assert [(v["sha256"], v["note"]) for v in entry["replaces"]] == [
+        (made[1], "v1"),
+        (made[0], "v0"),
+    ]
+    again = add_shipped_model("t-x2", folder / "t-x2.weights.h5", {"note": "v2"}, folder=folder)
+    assert again["replaces"] == entry["replaces"]  # the same file again is not a new version
