@@ -20,6 +20,9 @@ from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
 METRICS = ("psnr", "ssim", "niqe")  # NIQE too: the GAN models are judged by it (docs/gan.md)
+# A GAN model is also chosen by its artefacts (Cb/Cr PSNR, grid-phase spread, texture; gan.md)
+GAN_METRICS = (*METRICS, "cbcr", "grid", "texture")
+ARTEFACT_KEYS = {"psnr_cbcr": 2, "grid_spread": 3, "texture": 3}  # score -> decimals kept
 # Fixed damaged inputs a model trained on a random degradation is also scored on (docs/models.md)
 DAMAGED_INPUTS = (
     "bicubic+jpeg:q=75",
@@ -91,7 +94,9 @@ def main(argv=None) -> int:
         else {}
     )
 
-    def score(path: Path, on: str = scored_on, metrics=METRICS) -> dict:
+    default_metrics = GAN_METRICS if config.get("stage") == "gan" else METRICS
+
+    def score(path: Path, on: str = scored_on, metrics=default_metrics) -> dict:
         model = build_model(config["model"], config["scale"], **overrides)
         load_generator_weights(model, path)
         out = {}
@@ -109,6 +114,9 @@ def main(argv=None) -> int:
                 "bicubic_psnr": round(result.mean("bicubic_psnr"), 3),
                 "bicubic_ssim": round(result.mean("bicubic_ssim"), 4),
             }
+            for key, digits in ARTEFACT_KEYS.items():
+                if key in result.artefact_keys():
+                    out[bench][key] = round(result.mean(key), digits)
         return out
 
     full = score(weights)
