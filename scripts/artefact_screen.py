@@ -44,6 +44,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         ["--d-norm", "spectral", "--adv-weight", "auto", "--adv-ratio", "0.078"],
     ),
     "dfm": (f"{BASELINE_CONTENT}+0.1*dfm", []),
+    "gridbias": (f"{BASELINE_CONTENT}+1e4*gridbias", []),
 }
 
 # The budget of issue 25 item 1 (batch 16 of 96x96 HR patches, bfloat16) and today's recipe.

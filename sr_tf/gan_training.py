@@ -37,6 +37,7 @@ from sr_tf.losses import (
     VGG_LAYERS,
     Adversarial,
     VGGLoss,
+    grid_bias_loss,
     grid_phase_loss,
     load_vgg19,
     parse_content,
@@ -280,6 +281,8 @@ class GanStage(Stage):
                 value = self.vgg_losses[name](hr, sr)
             elif name == "grid":
                 value = grid_phase_loss(self.config.scale)(hr, sr)
+            elif name == "gridbias":
+                value = grid_bias_loss(self.config.scale)(hr, sr)
             elif name == "cbcr":
                 value = cbcr_loss(hr, sr)
             elif name == "ldl":

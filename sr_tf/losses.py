@@ -182,7 +182,31 @@ def grid_phase_loss(
     return loss
 
 
-CONTENT_TERMS = (*PIXEL_LOSSES, *VGG_LAYERS, "grid", *ARTEFACT_TERMS)  # sr_tf.losses_artefacts
+def grid_bias_loss(scale: int) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Spread over the ``scale`` x ``scale`` output phases of the mean error over the whole batch.
+
+    The same quantity as ``sr_tf.artefacts.phase_spread`` (a bias shared by the whole batch, not
+    per window as ``grid_phase_loss``): averaged over every example, HR texture the network
+    cannot know averages out, so what is left is the offset the network adds at each phase.
+    One value per batch (per replica), the variance of the phase means averaged over channels.
+    """
+
+    def loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+        error = tf.cast(sr, tf.float32) - tf.cast(hr, tf.float32)
+        means = tf.reduce_mean(tf.nn.space_to_depth(error, scale), axis=[0, 1, 2])
+        means = tf.reshape(means, [scale * scale, error.shape[-1]])
+        return tf.reduce_mean(tf.math.reduce_variance(means, axis=0))
+
+    return loss
+
+
+CONTENT_TERMS = (
+    *PIXEL_LOSSES,
+    *VGG_LAYERS,
+    "grid",
+    "gridbias",
+    *ARTEFACT_TERMS,
+)  # sr_tf.losses_artefacts
 
 
 def parse_content(spec: str) -> list[tuple[float, str]]:
@@ -328,6 +352,7 @@ __all__ = [
     "Adversarial",
     "Objective",
     "GRID_WINDOW",
+    "grid_bias_loss",
     "grid_phase_loss",
     "parse_content",
     "pixel_loss",

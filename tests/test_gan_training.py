@@ -147,6 +147,15 @@ def test_grid_content_term_trains_and_is_logged(tmp_path, data, stage1):
     assert values["g_loss"] >= values["g_mse"] + 100 * values["g_grid"] - 1e-6
 
 
+def test_grid_bias_content_term_trains_and_is_logged(tmp_path, data, stage1):
+    cfg = tiny(stage1, content_loss="mse+1e4*gridbias")
+    trainer = gan_engine(cfg, tmp_path / "run")
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    values = trainer.train_step([next(batches)])
+    assert values["g_gridbias"] > 0 and np.isfinite(values["g_gridbias"])
+    assert values["g_loss"] >= values["g_mse"] + 1e4 * values["g_gridbias"] - 1e-6
+
+
 # sha256 of the sorted "name shape" lines of a default tiny run's checkpoint, as written by
 # the code before the artefact options (commit 659f72d): their defaults must not change it.
 DEFAULT_LAYOUT = (143, "487a555ef14b9b9378ea9b7eaaab78e795fdf336724f52524ec6f8ec80824f60")

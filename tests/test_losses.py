@@ -17,6 +17,7 @@ from sr_tf.losses import (
     VGG_LAYERS,
     Adversarial,
     VGGLoss,
+    grid_bias_loss,
     grid_phase_loss,
     load_vgg19,
     parse_content,
@@ -226,5 +227,29 @@ def test_grid_term_sees_a_pattern_on_the_upsampling_grid_not_noise():
     assert float(tf.reduce_sum(tf.abs(tape.gradient(value, sr)))) > 0
 
 
+def test_grid_bias_sees_a_pattern_shared_by_the_batch_not_one_per_example():
+    rng = np.random.default_rng(0)
+    hr = tf.constant(rng.uniform(0.2, 0.8, (8, 48, 48, 3)), tf.float32)
+    tile = rng.uniform(-0.01, 0.01, (4, 4, 1))
+    shared = tf.constant(np.tile(tile, (12, 12, 3))[None], tf.float32)
+    # the same amplitude, but each example's own pattern (as HR texture the network cannot
+    # know): averaged over the batch, it mostly cancels
+    own = tf.constant(
+        np.stack([np.tile(rng.uniform(-0.01, 0.01, (4, 4, 1)), (12, 12, 3)) for _ in range(8)]),
+        tf.float32,
+    )
+    loss = grid_bias_loss(4)
+    value = loss(hr, hr + shared)
+    assert value.shape == () and float(loss(hr, hr)) == 0.0
+    assert float(value) == pytest.approx(np.var(tile), rel=1e-4)  # the phase_spread quantity
+    assert float(value) > 4 * float(loss(hr, hr + own))
+    assert float(loss(hr, hr + 0.05)) < 1e-12  # a uniform error is no pattern
+    with tf.GradientTape() as tape:
+        sr = tf.Variable(hr + shared)
+        grad = tape.gradient(loss(hr, sr), sr)
+    assert float(tf.reduce_sum(tf.abs(grad))) > 0
+
+
 def test_grid_is_a_content_term():
     assert parse_content("mse+100*grid") == [(1.0, "mse"), (100.0, "grid")]
+    assert parse_content("mse+1e4*gridbias") == [(1.0, "mse"), (1e4, "gridbias")]
