@@ -16,7 +16,11 @@ Set14 image (degraded with the benchmark's bicubic, upscaled by each model) this
   spectrum's median.
 
 The first model is the reference (e.g. the stage-1 generator); ``--weights`` adds GAN weights
-files of the same architecture.  Both measures are ``sr_tf.artefacts``'s (``evaluate.py
+files of the same architecture.  For each of those, the last lines split the pattern it adds
+to the reference's output (``sr_tf.artefacts.phase_means`` of model - reference, per image)
+into the part every image shares (the std of the mean pattern, in grey levels: a bias the
+``gridbias`` content term can remove) and how alike the images' patterns are (mean pairwise
+correlation; near 0: each image's own, content-dependent pattern).  Both measures are ``sr_tf.artefacts``'s (``evaluate.py
 --metrics grid`` reports the first, after the benchmark's border cut).
 """
 
@@ -30,7 +34,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sr_tf.artefacts import grid_frequency_energy, phase_spread  # noqa: E402
+from sr_tf.artefacts import (  # noqa: E402
+    grid_frequency_energy,
+    phase_means,
+    phase_spread,
+    shared_pattern,
+)
 from sr_tf.cli import quiet_tensorflow  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
@@ -69,17 +78,30 @@ def main(argv=None) -> int:
         models.append((path, load_generator(entry["architecture"], scale, path)[0]))
     upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]
     totals = {label: [] for label, _ in models}
+    added = {label: [] for label, _ in models[1:]}
     print(f"{'image':<14} {'model':<50} {'phase std':>9} {'1/s energy':>10}")
     for path in images:
         hr, lr = benchmark_pair(path, scale)
+        reference_sr = None
         for label, up in upscalers:
             sr = model_upscale(up.model, lr, scale, up)
+            if reference_sr is None:
+                reference_sr = sr
+            else:
+                added[label].append(phase_means(sr, reference_sr, scale))
             values = (phase_spread(sr, hr, scale), grid_frequency_energy(sr, scale))
             totals[label].append(values)
             print(f"{Path(path).name:<14} {label[-50:]:<50} {values[0]:>9.2f} {values[1]:>10.1f}")
     for label, values in totals.items():
         mean = np.mean(values, axis=0)
         print(f"{'mean':<14} {label[-50:]:<50} {mean[0]:>9.2f} {mean[1]:>10.1f}")
+    for label, patterns in added.items():
+        shared, alike = shared_pattern(patterns)
+        own = np.mean([p.std() for p in patterns])
+        print(
+            f"added to {args.reference}'s output by {label[-50:]}: per image {own:.3f}, shared "
+            f"by all images {shared:.3f} grey levels, mean pairwise correlation {alike:.2f}"
+        )
     return 0
 
 

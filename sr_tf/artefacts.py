@@ -15,6 +15,8 @@ Same inputs as ``sr_tf.metrics``: uint8 (or 0..255) [H, W, 3] RGB or one-channel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from sr_tf.metrics import rgb_to_y
@@ -69,6 +71,30 @@ def phase_spread(sr: np.ndarray, hr: np.ndarray, scale: int, shave: int = 0) -> 
     error = _grey(sr) - _grey(hr)
     means = [error[i::scale, j::scale].mean() for i in range(scale) for j in range(scale)]
     return float(np.std(means))
+
+
+def phase_means(sr: np.ndarray, reference: np.ndarray, scale: int, shave: int = 0) -> np.ndarray:
+    """The ``scale`` x ``scale`` mean grey difference (SR - reference) at each output phase,
+    its mean removed: the offset pattern SR adds at each phase (``phase_spread`` is its std)."""
+    sr, reference = _pair(sr, reference, shave)
+    error = _grey(sr) - _grey(reference)
+    means = np.array(
+        [[error[i::scale, j::scale].mean() for j in range(scale)] for i in range(scale)]
+    )
+    return means - means.mean()
+
+
+def shared_pattern(patterns: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Of per-image ``phase_means`` patterns: the std of their mean (the part every image
+    shares, a bias the network adds everywhere) and their mean pairwise correlation (1: one
+    pattern everywhere; about 0: each image's own, content-dependent)."""
+    stack = np.stack([np.asarray(p, np.float64).ravel() for p in patterns])
+    shared = float(stack.mean(axis=0).std())
+    if len(stack) < 2:
+        return shared, float("nan")
+    corr = np.corrcoef(stack)
+    n = len(stack)
+    return shared, float((corr.sum() - n) / (n * n - n))
 
 
 def grid_frequency_energy(sr: np.ndarray, scale: int) -> float:

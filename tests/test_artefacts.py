@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sr_tf import artefacts
 from sr_tf.artefacts import (
     grid_frequency_energy,
     mean_gradient,
@@ -99,3 +100,20 @@ def test_bad_inputs():
         texture_ratio(hr, hr, shave=8)
     with pytest.raises(ValueError, match="shave"):
         phase_spread(hr, hr, 4, shave=-1)
+
+
+def test_phase_means_split_a_shared_pattern_from_each_images_own():
+    rng = np.random.default_rng(3)
+    tile = rng.uniform(-2, 2, (4, 4))
+    hrs = [rng.uniform(50, 200, (32, 32, 3)) for _ in range(6)]
+    shared = [hr + np.tile(tile, (8, 8))[..., None] for hr in hrs]
+    own = [hr + np.tile(rng.uniform(-2, 2, (4, 4)), (8, 8))[..., None] for hr in hrs]
+    patterns = [artefacts.phase_means(sr, hr, 4) for sr, hr in zip(shared, hrs)]
+    assert np.allclose(patterns[0], tile - tile.mean())
+    assert patterns[0].std() == pytest.approx(artefacts.phase_spread(shared[0], hrs[0], 4))
+    spread, alike = artefacts.shared_pattern(patterns)
+    assert spread == pytest.approx(tile.std()) and alike == pytest.approx(1.0)
+    spread, alike = artefacts.shared_pattern(
+        [artefacts.phase_means(sr, hr, 4) for sr, hr in zip(own, hrs)]
+    )
+    assert spread < 0.6 * tile.std() and abs(alike) < 0.5
