@@ -40,6 +40,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--run", required=True, help="training run folder (run.json, best.weights.h5)")
     p.add_argument("--weights", help="weights file (default: <run>/best.weights.h5)")
     p.add_argument("--benchmarks", default=str(BENCHMARKS), help="folder holding Set5/ and Set14/")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="for a run trained with --ema: ship the trained generator of its newest checkpoint "
+        "instead of the EMA weights",
+    )
     p.add_argument("--note", default="", help="free text stored in the manifest")
     return p.parse_args(argv)
 
@@ -57,11 +63,21 @@ def main(argv=None) -> int:
         halve_weights_file,
         training_lineage,
     )
-    from sr_tf.weights import load_generator_weights
+    from sr_tf.weights import load_generator_weights, save_weights_atomic
 
     run = Path(args.run)
     config = json.loads((run / "run.json").read_text())
     weights = Path(args.weights or run / "best.weights.h5")
+    overrides = config.get("model_overrides", {})
+    if args.raw:
+        if args.weights:
+            raise UserError("--raw ships the newest checkpoint's generator; leave out --weights")
+        if not config.get("ema"):
+            raise UserError(f"{run} was not trained with --ema: its weights are the raw ones")
+        model = build_model(config["model"], config["scale"], **overrides)
+        load_generator_weights(model, run, ema=False)
+        weights = save_weights_atomic(model, run / f"raw-{checkpoint_step(run)}.weights.h5")
+        print(f"the trained (not averaged) generator: {weights}")
     steps = checkpoint_step(run)
     init = config.get("init", "")
     # What the run started from: its recorded sha256 (the file at `init` may have been replaced
@@ -71,7 +87,6 @@ def main(argv=None) -> int:
         print(f"note: {run}/run.json records no init_sha256; using the file now at {init}")
         init_sha256 = sha256_of(init)
     lineage = training_lineage(init, init_sha256=init_sha256)  # before this entry replaces one
-    overrides = config.get("model_overrides", {})
     degradation = config.get("degradation", "bicubic")  # run folders before it: bicubic
     # A random degradation has no fixed LR to score on: the standard protocol's, plus the
     # named damaged inputs.
@@ -149,6 +164,7 @@ def main(argv=None) -> int:
                 if randomised
                 else {}
             ),
+            **({"ema_weights": not args.raw} if config.get("ema") else {}),
             "note": args.note,
         }
         entry = add_shipped_model(args.name, chosen, entry)

@@ -78,12 +78,13 @@ def _readable_h5(path: Path) -> bool:
 
 
 def load_generator_weights(
-    model: keras.Model, path: str | os.PathLike, key: str = "generator"
+    model: keras.Model, path: str | os.PathLike, key: str = "generator", ema: bool = True
 ) -> str:
     """Load weights into ``model`` from a ``.weights.h5`` file or a training checkpoint.
 
     A checkpoint is a folder written by train.py (its newest checkpoint is used; the EMA weights
-    where the run kept them) or a checkpoint prefix.  Returns a short description of what was loaded.
+    where the run kept them, the trained generator's with ``ema=False``) or a checkpoint prefix.
+    Returns a short description of what was loaded.
     """
     path = Path(path)
     checkpoint = _latest_checkpoint(path)
@@ -91,7 +92,8 @@ def load_generator_weights(
         # Variables shared with an optimizer are stored under the optimizer's path, so the
         # generator's key is found by restoring and checking the match, not by variable names.
         # A run trained with --ema holds the averaged weights (what users get) as ema_generator.
-        for candidate in dict.fromkeys(("ema_generator", key, "model", "generator")):
+        keys = ("ema_generator", key, "model", "generator") if ema else (key, "model", "generator")
+        for candidate in dict.fromkeys(keys):
             try:
                 status = tf.train.Checkpoint(**{candidate: model}).restore(checkpoint)
                 status.expect_partial()

@@ -17,7 +17,7 @@ from sr_tf.errors import UserError
 from sr_tf.gan_training import GanConfig, gan_engine
 from sr_tf.models import build_model
 from sr_tf.training import PixelStage, TrainConfig
-from sr_tf.weights import load_generator_weights
+from sr_tf.weights import load_generator_weights, weights_equal
 from tests.conftest import REPO, TINY, tiny_gan_config, tiny_pixel_config, tiny_weights
 
 LEGACY = REPO / "tests" / "data" / "legacy_runs"
@@ -109,6 +109,10 @@ def test_ema_is_checkpointed_saved_and_resumes_exactly(tmp_path, held_out_source
     for got in (tiny_weights(tmp_path / "resumed" / "last.weights.h5"), from_folder.get_weights()):
         for a, b in zip(got, ema):
             np.testing.assert_array_equal(a, b)
+    raw = build_model("edsr-baseline", 2, **TINY)
+    load_generator_weights(raw, tmp_path / "resumed", ema=False)  # ship_model.py --raw
+    assert weights_equal(raw, resumed.stage.generator)
+    assert not weights_equal(raw, resumed.ema_generator)
     with pytest.raises(UserError, match="different run.*ema"):
         Engine(PixelStage(_config(4, ema=0.99)), tmp_path / "resumed")
 
