@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import keras
@@ -120,14 +122,46 @@ def _raise_preempted() -> None:
     raise Preempted()
 
 
+class TerminationCheckpointer:
+    """SIGTERM in a single-process run (a scheduler, ``kill``): the step in progress finishes,
+    then ``save_checkpoint_if_preempted`` saves a checkpoint and raises ``Preempted``.
+
+    Used as a context manager around the step loop; the process's earlier handler is back
+    afterwards.  Outside the main thread (where Python cannot set handlers) it does nothing.
+    """
+
+    def __init__(self, manager: tf.train.CheckpointManager):
+        self.manager = manager
+        self.requested = False
+        self._previous = None
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+
+    def __enter__(self) -> TerminationCheckpointer:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._request)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def save_checkpoint_if_preempted(self, checkpoint_number: int) -> None:
+        if self.requested:
+            self.manager.save(checkpoint_number=checkpoint_number)
+            raise Preempted()
+
+
 def preemption_handler(
     strategy: tf.distribute.Strategy, manager: tf.train.CheckpointManager
-) -> tf.distribute.experimental.PreemptionCheckpointHandler | None:
-    """TensorFlow's SIGTERM handling for multi-worker runs (None otherwise): after the step in
-    which any worker got SIGTERM, ``save_checkpoint_if_preempted`` saves a checkpoint on every
-    worker at the same step (through ``manager``) and raises ``Preempted``."""
+) -> tf.distribute.experimental.PreemptionCheckpointHandler | TerminationCheckpointer:
+    """SIGTERM handling: TensorFlow's for multi-worker runs (after the step in which any worker
+    got SIGTERM, ``save_checkpoint_if_preempted`` saves a checkpoint on every worker at the same
+    step through ``manager`` and raises ``Preempted``), ``TerminationCheckpointer`` otherwise."""
     if not is_multi_worker(strategy):
-        return None
+        return TerminationCheckpointer(manager)
     config = tf.distribute.experimental.TerminationConfig(exit_fn=_raise_preempted)
     return tf.distribute.experimental.PreemptionCheckpointHandler(
         strategy.cluster_resolver, manager, termination_config=config
@@ -138,6 +172,7 @@ __all__ = [
     "LOST_WORKER_ERRORS",
     "STRATEGIES",
     "Preempted",
+    "TerminationCheckpointer",
     "WorkerRole",
     "check_same_step",
     "get_strategy",

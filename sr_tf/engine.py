@@ -37,6 +37,7 @@ from sr_tf.degradations import degradation_spec
 from sr_tf.distribute import (
     LOST_WORKER_ERRORS,
     Preempted,
+    TerminationCheckpointer,
     check_same_step,
     preemption_handler,
     synchronize_batch_norm,
@@ -404,8 +405,14 @@ class Engine:
         )
         preemption = preemption_handler(self.strategy, self.manager)
         log.info("training from step %d to %d (the first step also compiles)", start, stop)
+        # a single process installs its SIGTERM handler for the loop only
+        guard = (
+            preemption
+            if isinstance(preemption, TerminationCheckpointer)
+            else contextlib.nullcontext()
+        )
         try:
-            with writer.as_default():
+            with writer.as_default(), guard:
                 last_val = self._loop(iterator, val_ds, writer, progress, preemption, start, stop)
         except Preempted:
             current = int(self.step.numpy())

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from sr_tf.engine import Engine
 from sr_tf.errors import UserError
@@ -249,3 +250,41 @@ def test_train_cli_refuses_steps_below_one(tmp_path, image_folder, steps):
     with pytest.raises(UserError, match="--steps must be positive"):
         main([str(image_folder), "--steps", steps, "--output", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes_from_it(tmp_path, image_folder):
+    """A single-process run stopped by SIGTERM (a scheduler, `kill`) saves where it stopped."""
+    import signal
+    import time
+
+    tiny = ["--num-blocks", str(TINY["num_blocks"]), "--num-features", str(TINY["num_features"])]
+    common = [str(image_folder), "--scale", "2", "--patch-size", "16", "--batch-size", "2"]
+    common += [*tiny, "--checkpoint-every", "100000", "--validate-every", "100000"]
+    common += ["--log-every", "1", "--output", str(tmp_path / "run")]
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), *common, "--steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
+    seen = []
+    deadline = time.monotonic() + 300
+    for line in process.stdout:  # the progress shows steps: the loop is running
+        seen.append(line)
+        if line.startswith("step 3/") or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGTERM)
+    rest, _ = process.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert process.returncode == 143, output
+    assert "by a termination signal: run the same command again to resume" in output
+    assert "Traceback" not in output
+    stopped = int(output.split("stopped at step ")[1].split()[0])
+    assert stopped >= 3
+    saved = tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+    assert saved.endswith(f"ckpt-{stopped}")  # periodic checkpoints were 100000 steps apart
+    assert (tmp_path / "run" / "last.weights.h5").is_file()
+    resumed = _train(*common, "--steps", str(stopped + 1), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed from {saved} at step {stopped}" in resumed.stdout + resumed.stderr
