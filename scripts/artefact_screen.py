@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Issue 25's artefact controls against one baseline: same start, data, seed and budget each.
 
-    python scripts/artefact_screen.py --output runs/screen25 --steps 400     # train, resumably
+    python scripts/artefact_screen.py --output runs/screen25 --steps 500     # train, resumably
     python scripts/artefact_screen.py --output runs/screen25 --dry-run       # the commands only
     python scripts/artefact_screen.py --output runs/screen25 --report docs/artefact_screen.md
 
@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--output", default="runs/screen25", help="one run folder per variant here")
-    p.add_argument("--steps", type=int, default=400, help="generator updates per variant")
+    p.add_argument("--steps", type=int, default=500, help="generator updates per variant")
     p.add_argument("--only", nargs="+", choices=list(VARIANTS), help="these variants only")
     p.add_argument(
         "--init",

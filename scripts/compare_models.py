@@ -6,8 +6,8 @@
         --output docs/images/srgan-x4_set14.png
 
 Each HR image is degraded with the benchmark's MATLAB bicubic, upscaled by every model (shipped
-names, as ``resolve_image.py --model``, or ``label=architecture:weights`` for a run's weights) and cropped where bicubic misses the HR image the most;
-crops are shown at 2x zoom.  The README's pictures are made with this script.
+names, as ``resolve_image.py --model``, or ``label=architecture:weights`` for a run's weights)
+and cropped where bicubic misses the HR image the most; crops are shown at 2x zoom.  The README's pictures are made with this script.
 """
 
 from __future__ import annotations

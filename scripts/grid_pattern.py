@@ -20,8 +20,9 @@ files of the same architecture.  For each of those, the last lines split the pat
 to the reference's output (``sr_tf.artefacts.phase_means`` of model - reference, per image)
 into the part every image shares (the std of the mean pattern, in grey levels: a bias the
 ``gridbias`` content term can remove) and how alike the images' patterns are (mean pairwise
-correlation; near 0: each image's own, content-dependent pattern).  Both measures are ``sr_tf.artefacts``'s (``evaluate.py
---metrics grid`` reports the first, after the benchmark's border cut).
+correlation; near 0: each image's own, content-dependent pattern).  Both measures are
+``sr_tf.artefacts``'s (``evaluate.py --metrics grid`` reports the first, after the benchmark's
+border cut).
 """
 
 from __future__ import annotations
@@ -82,13 +83,10 @@ def main(argv=None) -> int:
     print(f"{'image':<14} {'model':<50} {'phase std':>9} {'1/s energy':>10}")
     for path in images:
         hr, lr = benchmark_pair(path, scale)
-        reference_sr = None
-        for label, up in upscalers:
-            sr = model_upscale(up.model, lr, scale, up)
-            if reference_sr is None:
-                reference_sr = sr
-            else:
-                added[label].append(phase_means(sr, reference_sr, scale))
+        outputs = [model_upscale(up.model, lr, scale, up) for _, up in upscalers]
+        for label, sr in zip(added, outputs[1:]):
+            added[label].append(phase_means(sr, outputs[0], scale))
+        for (label, _), sr in zip(upscalers, outputs):
             values = (phase_spread(sr, hr, scale), grid_frequency_energy(sr, scale))
             totals[label].append(values)
             print(f"{Path(path).name:<14} {label[-50:]:<50} {values[0]:>9.2f} {values[1]:>10.1f}")

@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     config = json.loads((run / "run.json").read_text())
     weights = Path(args.weights or run / "best.weights.h5")
     overrides = config.get("model_overrides", {})
+    steps = checkpoint_step(run)
     if args.raw:
         if args.weights:
             raise UserError("--raw ships the newest checkpoint's generator; leave out --weights")
@@ -76,9 +77,8 @@ def main(argv=None) -> int:
             raise UserError(f"{run} was not trained with --ema: its weights are the raw ones")
         model = build_model(config["model"], config["scale"], **overrides)
         load_generator_weights(model, run, ema=False)
-        weights = save_weights_atomic(model, run / f"raw-{checkpoint_step(run)}.weights.h5")
+        weights = save_weights_atomic(model, run / f"raw-{steps}.weights.h5")
         print(f"the trained (not averaged) generator: {weights}")
-    steps = checkpoint_step(run)
     init = config.get("init", "")
     # What the run started from: its recorded sha256 (the file at `init` may have been replaced
     # since, e.g. by shipping a newer model under the same name), else the file there now.

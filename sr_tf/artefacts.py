@@ -67,10 +67,7 @@ def phase_spread(sr: np.ndarray, hr: np.ndarray, scale: int, shave: int = 0) -> 
 
     ``shave`` should be a multiple of ``scale`` so the phases stay those of the output grid.
     """
-    sr, hr = _pair(sr, hr, shave)
-    error = _grey(sr) - _grey(hr)
-    means = [error[i::scale, j::scale].mean() for i in range(scale) for j in range(scale)]
-    return float(np.std(means))
+    return float(phase_means(sr, hr, scale, shave).std())
 
 
 def phase_means(sr: np.ndarray, reference: np.ndarray, scale: int, shave: int = 0) -> np.ndarray:
