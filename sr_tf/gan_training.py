@@ -9,7 +9,8 @@ Each step draws ``d_steps`` batches: the discriminator is updated on each of the
 generator on the last one, against the just-updated discriminator (alternating updates).
 Generator loss = weighted content terms (pixel MSE/L1, VGG22/VGG54 features, the grid term, and
 the artefact terms of ``sr_tf.losses_artefacts``: cbcr, ldl against the engine's EMA generator,
-dfm on D's features) + ``adv_weight`` x adversarial loss; the adversarial objectives are
+dfm on D's features; rand and randgram on ``sr_tf.losses_random``'s fixed random network) +
+``adv_weight`` x adversarial loss; the adversarial objectives are
 ``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).  ``d_input="luma"`` shows D the luma only;
 ``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``).
 Adam (beta1 0.9) runs at ``learning_rate`` for the first half of ``steps``, then at a tenth.
@@ -45,6 +46,7 @@ from sr_tf.losses import (
     vgg_feature_extractor,
 )
 from sr_tf.losses_artefacts import cbcr_loss, feature_matching, ldl_loss, to_luma
+from sr_tf.losses_random import RANDOM_TERMS, RandomFeatureLoss, random_feature_network
 from sr_tf.models import build_model
 from sr_tf.models.discriminator import NORMS, discriminator, feature_model
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
@@ -194,6 +196,7 @@ class GanStage(Stage):
         self.d_view = to_luma if config.d_input == "luma" else (lambda images: images)
         self.uses_ldl, self.uses_dfm = "ldl" in names, "dfm" in names
         self.d_with_features: keras.Model | None = None  # D also returning its features (dfm)
+        self.random_losses: dict[str, RandomFeatureLoss] = {}
 
     def prepare(self, resuming: bool) -> None:
         if not resuming and not self.config.init:
@@ -202,6 +205,9 @@ class GanStage(Stage):
                 "<weights.h5 or stage-1 run folder>"
             )
         self.vgg_losses = self._vgg_losses()  # before run.json: a missing download stops early
+        names = [name for _, name in self.content if name in RANDOM_TERMS]
+        net = random_feature_network() if names else None  # one fixed network for both terms
+        self.random_losses = {name: RandomFeatureLoss(net, name == "randgram") for name in names}
 
     def run_record(self) -> dict:
         return {"vgg_features": self.config.vgg_features, "tfgan": TFGAN_SOURCE}
@@ -289,6 +295,8 @@ class GanStage(Stage):
                 value = ldl_loss(hr, sr, sr_ema)
             elif name == "dfm":
                 value = feature_matching(*features)
+            elif name in self.random_losses:
+                value = self.random_losses[name](hr, sr)
             else:
                 value = pixel_loss(name)(hr, sr)
             terms[name] = tf.reduce_mean(value)

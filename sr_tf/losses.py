@@ -2,7 +2,8 @@
 
 Pixel losses are per-example means over pixels (``pixel_loss``); ``DEFAULT_LOSS`` is each
 paper's choice.  Content losses of the GAN stage are terms ``[weight*]name`` (``parse_content``); the
-terms against GAN artefacts (``cbcr``, ``ldl``, ``dfm``) are in ``sr_tf.losses_artefacts``.
+terms against GAN artefacts (``cbcr``, ``ldl``, ``dfm``) are in ``sr_tf.losses_artefacts``, the
+random-weight network's (``rand``, ``randgram``) in ``sr_tf.losses_random``.
 
 ``VGG54`` is the paper's default: the feature map after the ReLU of the 4th convolution before
 the 5th max-pool (``block5_conv4`` in Keras' VGG19, whose conv layers include the ReLU);
@@ -35,6 +36,7 @@ import tensorflow as tf
 
 from sr_tf.errors import UserError
 from sr_tf.losses_artefacts import ARTEFACT_TERMS
+from sr_tf.losses_random import RANDOM_TERMS
 from sr_tf.tfgan_compat import losses as tfgan_losses
 
 log = logging.getLogger(__name__)
@@ -205,8 +207,9 @@ CONTENT_TERMS = (
     *VGG_LAYERS,
     "grid",
     "gridbias",
-    *ARTEFACT_TERMS,
-)  # sr_tf.losses_artefacts
+    *ARTEFACT_TERMS,  # sr_tf.losses_artefacts
+    *RANDOM_TERMS,  # sr_tf.losses_random
+)
 
 
 def parse_content(spec: str) -> list[tuple[float, str]]:
