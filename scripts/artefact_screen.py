@@ -43,8 +43,25 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         BASELINE_CONTENT,
         ["--d-norm", "spectral", "--adv-weight", "auto", "--adv-ratio", "0.078"],
     ),
+    "unet": (
+        BASELINE_CONTENT,
+        [
+            "--d-arch",
+            "unet",
+            "--d-norm",
+            "spectral",
+            "--adv-weight",
+            "auto",
+            "--adv-ratio",
+            "0.078",
+        ],
+    ),
     "dfm": (f"{BASELINE_CONTENT}+0.1*dfm", []),
     "gridbias": (f"{BASELINE_CONTENT}+1e4*gridbias", []),
+    # weights from scripts/gan_gradients.py at the start: |grad| of randgram ~ 0.013, rand
+    # ~ 0.0018, adversarial x 2.5e-4 ~ 4.7e-4
+    "rand": (f"{BASELINE_CONTENT}+0.1*rand", []),
+    "randgram": (f"{BASELINE_CONTENT}+0.05*randgram", []),
 }
 
 # The budget of issue 25 item 1 (batch 16 of 96x96 HR patches, bfloat16) and today's recipe.

@@ -12,7 +12,8 @@ the artefact terms of ``sr_tf.losses_artefacts``: cbcr, ldl against the engine's
 dfm on D's features; rand and randgram on ``sr_tf.losses_random``'s fixed random network) +
 ``adv_weight`` x adversarial loss; the adversarial objectives are
 ``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).  ``d_input="luma"`` shows D the luma only;
-``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``).
+``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``);
+``d_arch="unet"`` trains Real-ESRGAN's per-pixel U-Net discriminator instead of SRGAN's.
 Adam (beta1 0.9) runs at ``learning_rate`` for the first half of ``steps``, then at a tenth.
 """
 
@@ -48,7 +49,14 @@ from sr_tf.losses import (
 from sr_tf.losses_artefacts import cbcr_loss, feature_matching, ldl_loss, to_luma
 from sr_tf.losses_random import RANDOM_TERMS, RandomFeatureLoss, random_feature_network
 from sr_tf.models import build_model
-from sr_tf.models.discriminator import NORMS, discriminator, feature_model
+from sr_tf.models.discriminator import (
+    ARCHITECTURES,
+    NORMS,
+    UNET_NORMS,
+    discriminator,
+    feature_model,
+    unet_discriminator,
+)
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
 from sr_tf.upsampler_split import split_at_upsampler
 from sr_tf.weights import load_generator_weights
@@ -91,6 +99,7 @@ class GanConfig(RunConfig):
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
     d_input: str = "rgb"  # "luma": D (and so the adversarial and dfm terms) sees Y only
     adv_ratio: float = 0.0  # > 0: adv_weight calibrated at the start (sr_tf.gan_calibration)
+    d_arch: str = "srgan"  # "unet": Real-ESRGAN's U-Net D, one logit per pixel
 
     RESUMABLE_CHANGES = (*RunConfig.RESUMABLE_CHANGES, "vgg_weights")
     ADDED_FIELDS = {
@@ -98,6 +107,7 @@ class GanConfig(RunConfig):
         "freeze_upsampler": False,
         "d_input": "rgb",
         "adv_ratio": 0.0,
+        "d_arch": "srgan",
     }
 
     def __post_init__(self):
@@ -132,6 +142,14 @@ class GanConfig(RunConfig):
             raise UserError("use either --noisy-labels or --label-smoothing, not both")
         if self.d_norm not in NORMS:
             raise UserError(f"unknown --d-norm {self.d_norm!r}; choose {', '.join(NORMS)}")
+        if self.d_arch not in ARCHITECTURES:
+            raise UserError(f"unknown --d-arch {self.d_arch!r}; choose {', '.join(ARCHITECTURES)}")
+        if self.d_arch == "unet" and self.d_norm not in UNET_NORMS:
+            raise UserError(f"--d-arch unet takes --d-norm {' or '.join(UNET_NORMS)}")
+        if self.d_arch == "unet" and self.patch_size % 8:
+            raise UserError(
+                f"--d-arch unet needs a --patch-size divisible by 8, not {self.patch_size}"
+            )
         self.check("d_steps", "d_features", "d_dense")
         if self.patch_size < 16:
             raise UserError(f"--patch-size {self.patch_size} is too small for the discriminator")
@@ -221,9 +239,12 @@ class GanStage(Stage):
         if cfg.freeze_upsampler:
             freeze_upsampler(self.generator)
         channels = 1 if cfg.d_input == "luma" else 3
-        self.discriminator = discriminator(
-            cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm, channels=channels
-        )
+        if cfg.d_arch == "unet":
+            self.discriminator = unet_discriminator(cfg.d_features, cfg.d_norm, channels=channels)
+        else:
+            self.discriminator = discriminator(
+                cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm, channels=channels
+            )
         if self.uses_dfm:
             self.d_with_features = feature_model(self.discriminator)
         half = cfg.steps // 2

@@ -317,6 +317,12 @@ class Adversarial:
         """Mean discriminator loss; ``targets`` = (real, fake) per-example soft labels or None."""
         d_real, d_fake = _float32(d_real), _float32(d_fake)
         if targets is not None:
+            # per-example [B, 1] targets against any D output: [B, 1] or per pixel [B, H, W, 1]
+            shape = tf.concat([tf.shape(d_real)[:1], tf.ones([tf.rank(d_real) - 1], tf.int32)], 0)
+            targets = [
+                tf.broadcast_to(tf.reshape(tf.cast(t, tf.float32), shape), tf.shape(d_real))
+                for t in targets
+            ]
             return self.objective.noisy(d_real, d_fake, *targets)
         return self.objective.discriminator(d_real, d_fake, self.label_smoothing)
 

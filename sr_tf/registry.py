@@ -14,6 +14,7 @@ PIXEL_LOSSES = ("l1", "mse")  # stage 1 --loss
 RECIPES = ("paper", "mse-vgg", "mse-gan")  # stage 2 --recipe (sr_tf.gan_training.RECIPES)
 GAN_LOSSES = ("minimax", "modified", "least-squares", "wasserstein-gp", "hinge", "relativistic")
 D_NORMS = ("batch", "layer", "none", "spectral")  # discriminator normalisation
+D_ARCHS = ("srgan", "unet")  # discriminator (sr_tf.models.discriminator.ARCHITECTURES)
 D_INPUTS = ("rgb", "luma")  # what the discriminator sees (sr_tf.gan_training.D_INPUTS)
 DISTRIBUTE = ("default", "mirrored", "multiworker", "slurm")  # sr_tf.distribute.get_strategy
 DEGRADATIONS = ("bicubic", "gaussian", "realistic")  # sr_tf.degradations (docs/training.md)

@@ -1,11 +1,12 @@
-"""sr_tf.models.discriminator: the SRGAN discriminator's layout and its fixed input size."""
+"""sr_tf.models.discriminator: the SRGAN discriminator's layout and its fixed input size; the
+U-Net's per-pixel logits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sr_tf.models.discriminator import discriminator
+from sr_tf.models.discriminator import discriminator, feature_model, unet_discriminator
 
 
 def test_paper_layout_at_96():
@@ -80,3 +81,33 @@ def test_luma_input_and_feature_model():
     assert len(body) == 7 and body[-1].shape[-1] == 32
     np.testing.assert_allclose(np.asarray(logit), np.asarray(d(x, training=False)), rtol=1e-5)
     assert len(features.weights) == len(d.weights)  # the same layers, no copies
+
+
+def test_unet_layout_is_real_esrgans():
+    import keras
+
+    d = unet_discriminator(64)
+    wrapped = [layer for layer in d.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert [w.layer.filters for w in wrapped] == [128, 256, 512, 256, 128, 64, 64, 64]
+    assert [w.layer.kernel_size[0] for w in wrapped] == [4, 4, 4, 3, 3, 3, 3, 3]
+    assert [w.layer.strides[0] for w in wrapped] == [2, 2, 2, 1, 1, 1, 1, 1]
+    # the first and the last conv are plain
+    assert d.get_layer("conv0").filters == 64 and d.get_layer("logit").filters == 1
+    assert len(feature_model(d).outputs) == 9  # eight body features and the logits
+    plain = unet_discriminator(8, norm="none")
+    assert not any(isinstance(layer, keras.layers.SpectralNormalization) for layer in plain.layers)
+    with pytest.raises(ValueError, match="U-Net"):
+        unet_discriminator(8, norm="batch")
+
+
+def test_unet_gives_one_logit_per_pixel_that_sees_its_neighbourhood_only():
+    rng = np.random.default_rng(0)
+    d = unet_discriminator(8, channels=1)
+    x = rng.uniform(size=(1, 160, 160, 1)).astype("float32")
+    changed = x.copy()
+    changed[0, :8, :8] = 1.0 - changed[0, :8, :8]  # the top-left corner only
+    before, after = np.asarray(d(x)), np.asarray(d(changed))
+    assert before.shape == (1, 160, 160, 1)
+    assert np.abs(after - before)[0, :8, :8].max() > 1e-4  # it sees the change where it is
+    np.testing.assert_allclose(after[0, -32:, -32:], before[0, -32:, -32:], atol=1e-6)
+    assert np.asarray(d(x[:, :48, :40])).shape == (1, 48, 40, 1)  # any multiple of 8

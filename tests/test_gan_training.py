@@ -74,6 +74,9 @@ def test_content_spec_and_recipes():
         {"content_loss": "mse+1*ldl"},  # ldl needs --ema
         {"d_input": "ycbcr"},
         {"adv_ratio": -1.0},
+        {"d_arch": "unet"},  # with the default batch norm
+        {"d_arch": "unet", "d_norm": "spectral", "patch_size": 28},
+        {"d_arch": "patchgan"},
     ],
 )
 def test_bad_option_combinations(stage1, changes):
@@ -213,6 +216,32 @@ def test_artefact_terms_luma_and_spectral_discriminator_train(tmp_path, data, st
         assert any(not np.array_equal(before[k], after[k]) for k in keys), f"{net} did not change"
     saved = GanConfig.from_run(tmp_path / "run")
     assert (saved.d_input, saved.d_norm, saved.content_loss) == ("luma", "spectral", content)
+
+
+def test_unet_discriminator_trains_with_per_pixel_noisy_targets_and_feature_matching(
+    tmp_path, data, stage1
+):
+    cfg = tiny(
+        stage1,
+        d_arch="unet",
+        d_norm="spectral",
+        noisy_labels=True,
+        content_loss="mse+0.1*dfm",
+    )
+    trainer = gan_engine(cfg, tmp_path / "run")
+    d = trainer.stage.discriminator
+    assert d.output.shape == (None, None, None, 1)
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    before = trainer.snapshot()
+    for _ in range(2):
+        values = trainer.train_step([next(batches)])
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert values["g_dfm"] > 0 and 0 < values["d_real"] < 1
+    after = trainer.snapshot()
+    for net in ("generator", "discriminator"):
+        keys = [k for k in before if k.startswith(f"{net}/")]
+        assert any(not np.array_equal(before[k], after[k]) for k in keys), f"{net} did not change"
+    assert GanConfig.from_run(tmp_path / "run").d_arch == "unet"
 
 
 def test_relativistic_with_dfm_and_gradient_penalty_on_luma(tmp_path, data, stage1):

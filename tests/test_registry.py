@@ -20,6 +20,7 @@ def test_gan_losses_recipes_and_discriminator_norms():
     assert tuple(losses.ADVERSARIAL) == losses.GAN_LOSSES == registry.GAN_LOSSES
     assert tuple(gan_training.RECIPES) == registry.RECIPES
     assert tuple(discriminator.NORMS) == registry.D_NORMS
+    assert discriminator.ARCHITECTURES == registry.D_ARCHS
     assert gan_training.D_INPUTS == registry.D_INPUTS
 
 

@@ -198,6 +198,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "conv and dense layer, no norm layers)",
     )
     g.add_argument(
+        "--d-arch",
+        default="srgan",
+        choices=registry.D_ARCHS,
+        help="discriminator: srgan (the paper's, one logit per patch) or unet (Real-ESRGAN's, "
+        "one logit per pixel; with --d-norm spectral or none; --d-dense unused)",
+    )
+    g.add_argument(
         "--d-input",
         default="rgb",
         choices=registry.D_INPUTS,
@@ -362,6 +369,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         d_features=args.d_features,
         d_dense=args.d_dense,
         d_norm=args.d_norm,
+        d_arch=args.d_arch,
         freeze_upsampler=args.freeze_upsampler,
         d_input=args.d_input,
         vgg_weights=args.vgg_weights,

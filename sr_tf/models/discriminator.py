@@ -1,12 +1,17 @@
-"""The SRGAN discriminator (Ledig et al. 2017, figure 4)."""
+"""Discriminators: SRGAN's (Ledig et al. 2017, figure 4), one logit per patch, and Real-ESRGAN's
+U-Net (Wang et al. 2021), one logit per pixel."""
 
 from __future__ import annotations
+
+import re
 
 import keras
 
 # (filter multiple of base_features, stride) for the seven conv-BN-LeakyReLU layers.
 _BODY = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2))
 NORMS = ("batch", "layer", "none", "spectral")
+ARCHITECTURES = ("srgan", "unet")
+UNET_NORMS = ("spectral", "none")
 
 
 def _norm(kind: str, name: str) -> keras.layers.Layer | None:
@@ -74,10 +79,58 @@ def discriminator(
     return keras.Model(hr, logit, name=name)
 
 
+def unet_discriminator(
+    base_features: int = 64,
+    norm: str = "spectral",
+    name: str = "discriminator",
+    channels: int = 3,
+) -> keras.Model:
+    """Real-ESRGAN's U-Net discriminator: [B, H, W, channels] in [0, 1] (H, W multiples of 8) ->
+    [B, H, W, 1] logits, one per pixel, so D says where an image looks generated.
+
+    Conv 3x3 + LeakyReLU(0.2); three 4x4 stride-2 convs (2, 4, 8 x ``base_features``); three
+    bilinear x2 upsamplings, each followed by a 3x3 conv (4, 2, 1 x) added to the encoder feature
+    of the same size; two more 3x3 convs; a 3x3 conv to one channel.  Every conv but the first
+    and the last is spectrally normalised (``norm="spectral"``, the paper's) or not (``"none"``).
+    """
+    if norm not in UNET_NORMS:
+        raise ValueError(
+            f"the U-Net discriminator takes norm {' or '.join(UNET_NORMS)}, not {norm!r}"
+        )
+    f = base_features
+    image = keras.Input(shape=(None, None, channels), name="hr")
+    x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_m11")(image)
+    x = keras.layers.Conv2D(f, 3, padding="same", name="conv0")(x)
+    skips = [keras.layers.LeakyReLU(0.2, name="conv0_lrelu")(x)]
+    x, index = skips[0], 1
+
+    def block(x, width: int, kernel: int, strides: int = 1):
+        nonlocal index
+        conv = keras.layers.Conv2D(
+            width, kernel, strides=strides, padding="same", use_bias=False, name=f"conv{index}"
+        )
+        x = keras.layers.LeakyReLU(0.2, name=f"conv{index}_lrelu")(_weighted(conv, norm)(x))
+        index += 1
+        return x
+
+    for mult in (2, 4, 8):
+        x = block(x, f * mult, 4, strides=2)
+        skips.append(x)
+    for mult, skip in zip((4, 2, 1), reversed(skips[:-1])):
+        x = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"up{index}")(x)
+        x = keras.layers.Add(name=f"skip{index}")([block(x, f * mult, 3), skip])
+    x = block(block(x, f, 3), f, 3)
+    logits = keras.layers.Conv2D(1, 3, padding="same", name="logit")(x)
+    return keras.Model(image, logits, name=name)
+
+
 def feature_model(discriminator_model: keras.Model) -> keras.Model:
-    """The same discriminator (shared layers) returning its seven body features and the logit."""
+    """The same discriminator (shared layers) returning its body features (every
+    ``conv{i}_lrelu``, i >= 1: seven in SRGAN's, nine in the U-Net) and the logit."""
     features = [
-        discriminator_model.get_layer(f"conv{i}_lrelu").output for i in range(1, len(_BODY) + 1)
+        layer.output
+        for layer in discriminator_model.layers
+        if re.fullmatch(r"conv[1-9][0-9]*_lrelu", layer.name)
     ]
     return keras.Model(
         discriminator_model.input,
