@@ -7,7 +7,8 @@
 
 Each HR image is degraded with the benchmark's MATLAB bicubic, upscaled by every model (shipped
 names, as ``resolve_image.py --model``, or ``label=architecture:weights`` for a run's weights)
-and cropped where bicubic misses the HR image the most; crops are shown at 2x zoom.  The README's pictures are made with this script.
+and cropped where bicubic misses the HR image the most (or at the corner an ``IMAGE@X,Y`` names);
+crops are shown at 2x zoom.  The README's pictures are made with this script.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="shipped model names or label=architecture:weights (weights not shipped), "
         "all of one scale",
     )
-    p.add_argument("--images", nargs="+", required=True, help="HR images, one row each")
+    p.add_argument(
+        "--images",
+        nargs="+",
+        required=True,
+        help="HR images, one row each; IMAGE@X,Y crops at X,Y (top-left, HR pixels) instead of "
+        "where bicubic misses the most",
+    )
     p.add_argument("--output", required=True, help="PNG to write")
     p.add_argument(
         "--degradation",
@@ -45,10 +52,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def image_and_corner(spec: str) -> tuple[str, tuple[int, int] | None]:
+    """``photo.png@120,40`` -> ("photo.png", (120, 40)); ``photo.png`` -> ("photo.png", None)."""
+    path, at, corner = spec.rpartition("@") if "@" in spec else (spec, "", "")
+    if not at:
+        return spec, None
+    try:
+        x, y = (int(v) for v in corner.split(","))
+    except ValueError:
+        raise UserError(
+            f"--images {spec!r}: the crop corner is X,Y in pixels, e.g. @120,40"
+        ) from None
+    return path, (x, y)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
-    for path in args.images:
+    paths, corners = zip(*(image_and_corner(spec) for spec in args.images))
+    for path in paths:
         if not Path(path).is_file():
             raise UserError(f"--images: no file {path}")
     from sr_tf.evaluation import comparison_grid
@@ -60,9 +82,7 @@ def main(argv=None) -> int:
     if len(scales) != 1:
         raise UserError(f"the models have different scales: {sorted(scales)}")
     models = [(name, model) for name, model, _ in loaded]
-    grid = comparison_grid(
-        models, scales.pop(), args.images, args.degradation, show_input=args.show_input
-    )
+    grid = comparison_grid(models, scales.pop(), paths, args.degradation, args.show_input, corners)
     write_image(args.output, grid)
     print(f"wrote {args.output}")
     return 0

@@ -220,10 +220,17 @@ def _detail_window(bicubic: np.ndarray, hr: np.ndarray, side: int) -> tuple[int,
     return int(y), int(x)
 
 
-def comparison_image(panels: list[tuple[str, np.ndarray]], hr: np.ndarray) -> np.ndarray:
-    """Side-by-side uint8 RGB crops with a label above each (the first panel picks the crop)."""
+def comparison_image(
+    panels: list[tuple[str, np.ndarray]], hr: np.ndarray, corner: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Side-by-side uint8 RGB crops with a label above each: the crop's top-left ``corner``
+    (x, y in HR pixels, moved inside the image), or where the first panel misses HR most."""
     side = min(COMPARISON_CROP, hr.shape[0], hr.shape[1])
-    y, x = _detail_window(panels[0][1], hr, side)
+    if corner is None:
+        y, x = _detail_window(panels[0][1], hr, side)
+    else:
+        x = min(max(int(corner[0]), 0), hr.shape[1] - side)
+        y = min(max(int(corner[1]), 0), hr.shape[0] - side)
     gap, header = 4, 14
     size = side * COMPARISON_ZOOM
     canvas = Image.new(
@@ -256,19 +263,24 @@ def comparison_grid(
     images: Sequence[str | os.PathLike],
     degradation: str | Degradation = "bicubic",
     show_input: bool = False,
+    corners: Sequence[tuple[int, int] | None] | None = None,
 ) -> np.ndarray:
-    """bicubic | each model | HR on one detail crop per HR image (``comparison_image``), one
-    row per image, as a uint8 RGB picture; ``show_input`` puts the LR input first (each pixel
-    as a ``scale`` x ``scale`` block)."""
+    """bicubic | each model | HR on one detail crop per HR image (``comparison_image``; its
+    top-left corner from ``corners``, one per image, None to find it), one row per image, as a
+    uint8 RGB picture; ``show_input`` puts the LR input first (each pixel as a ``scale`` x
+    ``scale`` block)."""
     upscalers = [(label, TiledUpscaler(model, scale)) for label, model in models]  # plan once
+    corners = list(corners) if corners is not None else [None] * len(images)
+    if len(corners) != len(images):
+        raise ValueError(f"{len(corners)} crop corners for {len(images)} images")
     rows = []
-    for path in images:
+    for path, corner in zip(images, corners):
         hr, lr = benchmark_pair(path, scale, degradation)
         panels = [("bicubic", bicubic_upscale(lr, scale))]
         if show_input:
             panels.insert(0, ("input", np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)))
         panels += [(label, model_upscale(up.model, lr, scale, up)) for label, up in upscalers]
-        rows.append(comparison_image([*panels, ("HR", hr)], hr))
+        rows.append(comparison_image([*panels, ("HR", hr)], hr, corner))
     width = max(r.shape[1] for r in rows)
     gap = 8
     padded = [

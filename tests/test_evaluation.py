@@ -205,6 +205,18 @@ def test_comparison_grid_has_a_row_per_image_and_a_panel_per_model(tmp_path):
     assert not np.array_equal(first, second)  # each model's own output in its panel
 
 
+def test_comparison_grid_crops_at_a_given_corner_kept_inside_the_image(tmp_path):
+    hr = smooth_image(40, 60, seed=3)
+    write_image(tmp_path / "hr.png", hr)
+    models = [("one", tiny_model("edsr-baseline", 2, 0))]
+    for corner, (x, y) in (((10, 0), (10, 0)), ((50, 7), (20, 0))):  # 60 - 40 = 20 at most
+        grid = comparison_grid(models, 2, [tmp_path / "hr.png"], corners=[corner])
+        hr_panel = grid[14:, -80:]  # the last panel, zoom 2
+        np.testing.assert_array_equal(hr_panel[::2, ::2], hr[y : y + 40, x : x + 40])
+    with pytest.raises(ValueError, match="corners"):
+        comparison_grid(models, 2, [tmp_path / "hr.png"], corners=[None, None])
+
+
 # ---- the command line ------------------------------------------------------------------------
 
 
