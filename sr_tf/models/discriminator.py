@@ -126,7 +126,7 @@ def unet_discriminator(
 
 def feature_model(discriminator_model: keras.Model) -> keras.Model:
     """The same discriminator (shared layers) returning its body features (every
-    ``conv{i}_lrelu``, i >= 1: seven in SRGAN's, nine in the U-Net) and the logit."""
+    ``conv{i}_lrelu``, i >= 1: seven in SRGAN's, eight in the U-Net) and the logit."""
     features = [
         layer.output
         for layer in discriminator_model.layers
