@@ -20,9 +20,10 @@ from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data"
 METRICS = ("psnr", "ssim", "niqe")  # NIQE too: the GAN models are judged by it (docs/gan.md)
-# A GAN model is also chosen by its artefacts (Cb/Cr PSNR, grid-phase spread, texture; gan.md)
-GAN_METRICS = (*METRICS, "cbcr", "grid", "texture")
-ARTEFACT_KEYS = {"psnr_cbcr": 2, "grid_spread": 3, "texture": 3}  # score -> decimals kept
+# A GAN model is also chosen by its artefacts (Cb/Cr PSNR, grid-phase spread, texture, spectrum
+# excess; gan.md)
+GAN_METRICS = (*METRICS, "cbcr", "grid", "texture", "spectrum")
+ARTEFACT_KEYS = {"psnr_cbcr": 2, "grid_spread": 3, "texture": 3, "spectrum_excess": 3}  # decimals
 # Fixed damaged inputs a model trained on a random degradation is also scored on (docs/models.md)
 DAMAGED_INPUTS = (
     "bicubic+jpeg:q=75",

@@ -10,7 +10,13 @@ Same inputs as ``sr_tf.metrics``: uint8 (or 0..255) [H, W, 3] RGB or one-channel
   sub-pixel upsampler's grid moves the phase means apart, noise and detail average out;
 * ``grid_frequency_energy``: the output's spectral peak at the frequencies of such a pattern;
 * ``texture_ratio``: mean gradient magnitude of the SR luma over that of HR (HR = 1.0): below 1
-  the output is smoother than the reference, above 1 it has more edges than it.
+  the output is smoother than the reference, above 1 it has more edges than it;
+* ``spectrum_excess``: per 96x96 tile, how far the log power of SR's luma spectrum rises above
+  HR's, averaged over bands of frequency and orientation (``spectrum_bands``), then over tiles:
+  a regular pattern the generator draws (a stipple, a mesh) puts more energy at its
+  frequencies than the photo has there, grain adds energy across the bands, while missing
+  detail costs nothing; the same quantity as the ``spectrum`` content term
+  (``sr_tf.losses_artefacts``).
 """
 
 from __future__ import annotations
@@ -128,7 +134,72 @@ def texture_ratio(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
     return float("nan") if reference == 0 else mean_gradient(sr) / reference
 
 
+SPECTRUM_RINGS = 12  # frequency bands over 0..0.5 cycles/pixel (the corners join the last)
+SPECTRUM_ANGLES = 8  # orientation bands over [0, pi): a real image's spectrum is symmetric
+SPECTRUM_FLOOR = 1e-8  # added to each band's mean power before the log (flat patches)
+SPECTRUM_TILE = 96  # the training patch size
+
+
+def spectrum_bands(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a ``height`` x ``width`` FFT: each coefficient's band (ring x SPECTRUM_ANGLES +
+    orientation; the DC term gets an extra band, the last) and each band's coefficient count."""
+    fy, fx = np.meshgrid(np.fft.fftfreq(height), np.fft.fftfreq(width), indexing="ij")
+    radius = np.hypot(fy, fx)
+    ring = np.minimum((radius / 0.5 * SPECTRUM_RINGS).astype(int), SPECTRUM_RINGS - 1)
+    angle = np.mod(np.arctan2(fy, fx), np.pi)
+    orientation = np.minimum((angle / np.pi * SPECTRUM_ANGLES).astype(int), SPECTRUM_ANGLES - 1)
+    bands = SPECTRUM_RINGS * SPECTRUM_ANGLES
+    index = np.where(radius == 0, bands, ring * SPECTRUM_ANGLES + orientation)
+    return index.astype(np.int32), np.bincount(index.ravel(), minlength=bands + 1)
+
+
+def _full_range_luma(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma on [0, 1] without MATLAB's 16..235 range: what the training term sees."""
+    image = np.asarray(image, dtype=np.float64) / 255.0
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image @ np.array([0.299, 0.587, 0.114])
+    return image.reshape(image.shape[:2])
+
+
+def _band_log_power(luma: np.ndarray) -> np.ndarray:
+    """Log mean power per non-empty band of a Hann-windowed luma tile, DC excluded."""
+    height, width = luma.shape
+    index, counts = spectrum_bands(height, width)
+    window = np.outer(np.hanning(height), np.hanning(width))
+    power = np.abs(np.fft.fft2((luma - luma.mean()) * window)) ** 2
+    used = np.flatnonzero(counts[:-1])
+    sums = np.bincount(index.ravel(), weights=power.ravel(), minlength=len(counts))
+    return np.log(sums[used] / counts[used] + SPECTRUM_FLOOR)
+
+
+def spectrum_excess(
+    sr: np.ndarray, hr: np.ndarray, shave: int = 0, tile: int = SPECTRUM_TILE
+) -> float:
+    """Mean over ``tile`` x ``tile`` tiles (the whole image if smaller) of the mean over bands
+    of max(0, log band power of SR - HR's), BT.601 luma on [0, 1] as the training term."""
+    sr, hr = _pair(sr, hr, shave)
+    y_sr, y_hr = _full_range_luma(sr), _full_range_luma(hr)
+    height, width = y_hr.shape
+    th, tw = min(tile, height), min(tile, width)
+    values = [
+        np.maximum(
+            _band_log_power(y_sr[i : i + th, j : j + tw])
+            - _band_log_power(y_hr[i : i + th, j : j + tw]),
+            0.0,
+        ).mean()
+        for i in range(0, height - th + 1, th)
+        for j in range(0, width - tw + 1, tw)
+    ]
+    return float(np.mean(values))
+
+
 __all__ = [
+    "SPECTRUM_ANGLES",
+    "SPECTRUM_FLOOR",
+    "SPECTRUM_RINGS",
+    "SPECTRUM_TILE",
+    "spectrum_bands",
+    "spectrum_excess",
     "grid_frequency_energy",
     "mean_gradient",
     "phase_spread",

@@ -11,8 +11,9 @@ For every HR image (see docs/evaluation.md):
 4. PSNR and SSIM on MATLAB's BT.601 Y after cutting ``scale`` pixels from every border;
    with ``metrics`` holding ``niqe``, also NIQE (no reference, ``sr_tf.niqe``) of the output,
    of bicubic and of HR on their grey values, after the same border cut; with ``cbcr``,
-   ``grid``, ``texture``, the output's full-reference artefact measures (``sr_tf.artefacts``:
-   Cb/Cr PSNR, grid-phase spread, texture ratio), after the same border cut.
+   ``grid``, ``texture``, ``spectrum``, the output's full-reference artefact measures
+   (``sr_tf.artefacts``: Cb/Cr PSNR, grid-phase spread, texture ratio, spectrum excess), after
+   the same border cut.
 
 A one-channel HR image (Set14's ``bridge.png``) is measured on its grey values, as the MATLAB
 scripts behind the published tables do: the bicubic baseline resizes the grey channel; a model
@@ -36,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from sr_tf.artefacts import phase_spread, psnr_cbcr, texture_ratio
+from sr_tf.artefacts import phase_spread, psnr_cbcr, spectrum_excess, texture_ratio
 from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
@@ -50,9 +51,14 @@ from sr_tf.resize import upscale_bicubic
 SSIM_WINDOW = 11
 COMPARISON_CROP = 128  # HR pixels per side of the comparison crop
 COMPARISON_ZOOM = 2  # nearest-neighbour enlargement, so single pixels stay visible
-METRICS = ("psnr", "ssim", "niqe", "cbcr", "grid", "texture")  # PSNR, SSIM always
+METRICS = ("psnr", "ssim", "niqe", "cbcr", "grid", "texture", "spectrum")  # PSNR, SSIM always
 NIQE_KEYS = ("niqe", "bicubic_niqe", "hr_niqe")
-ARTEFACT_KEYS = {"cbcr": "psnr_cbcr", "grid": "grid_spread", "texture": "texture"}  # metric: key
+ARTEFACT_KEYS = {  # metric: key
+    "cbcr": "psnr_cbcr",
+    "grid": "grid_spread",
+    "texture": "texture",
+    "spectrum": "spectrum_excess",
+}
 
 
 @dataclass
@@ -73,6 +79,7 @@ class ImageScore:
     psnr_cbcr: float | None = None  # the output's artefact measures (None: not asked; a grey
     grid_spread: float | None = None  # image has no Cb/Cr PSNR)
     texture: float | None = None
+    spectrum_excess: float | None = None
 
 
 @dataclass
@@ -100,7 +107,8 @@ class Evaluation:
         return [k for k in NIQE_KEYS if k != "bicubic_niqe" or self.has_baseline]
 
     def artefact_keys(self) -> list[str]:
-        """The artefact measures present (``psnr_cbcr``, ``grid_spread``, ``texture``)."""
+        """The artefact measures present (``psnr_cbcr``, ``grid_spread``, ``texture``,
+        ``spectrum_excess``)."""
         keys = ARTEFACT_KEYS.values()
         return [k for k in keys if any(getattr(s, k) is not None for s in self.images)]
 
@@ -204,6 +212,8 @@ def _artefacts(score: ImageScore, sr: np.ndarray, hr: np.ndarray, scale: int, me
         score.grid_spread = phase_spread(sr, hr, scale, shave=scale)
     if "texture" in metrics:
         score.texture = texture_ratio(sr, hr, shave=scale)
+    if "spectrum" in metrics:
+        score.spectrum_excess = spectrum_excess(sr, hr, shave=scale)
 
 
 def _detail_window(bicubic: np.ndarray, hr: np.ndarray, side: int) -> tuple[int, int]:
@@ -425,8 +435,14 @@ def _with_niqe_columns(lines: list[str], result: Evaluation, per_image: bool) ->
 
 
 def _with_artefact_columns(lines: list[str], result: Evaluation, per_image: bool) -> list[str]:
-    """Append the artefact columns (Cb/Cr PSNR, grid spread, texture) to format_table's lines."""
-    names = {"psnr_cbcr": "CbCr PSNR", "grid_spread": "grid spread", "texture": "texture"}
+    """Append the artefact columns (Cb/Cr PSNR, grid spread, texture, spectrum excess) to
+    format_table's lines."""
+    names = {
+        "psnr_cbcr": "CbCr PSNR",
+        "grid_spread": "grid spread",
+        "texture": "texture",
+        "spectrum_excess": "spectrum",
+    }
     return _with_columns(lines, result, per_image, result.artefact_keys(), names, 11)
 
 

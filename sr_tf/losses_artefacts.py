@@ -4,7 +4,11 @@
 * ``ldl_loss``: the locally discriminative learning loss (Liang, Zeng and Zhang, CVPR 2022):
   an L1 weighted by an artefact map that is large where the GAN output's residual has a high
   local variance and is larger than the EMA generator's residual;
-* ``feature_matching``: L1 between the discriminator's intermediate features of SR and HR.
+* ``feature_matching``: L1 between the discriminator's intermediate features of SR and HR;
+* ``spectrum_excess_loss``: how far the luma power spectrum of SR rises above HR's, per band of
+  frequency and orientation: a generator that draws a regular pattern (a stipple, a mesh) puts
+  more energy at the pattern's frequencies than the photo has there, grain adds energy across
+  the bands; missing detail costs nothing here.
 
 ``to_luma`` is the discriminator's view with ``--d-input luma``.  Images are [0, 1] RGB; every
 loss is per example and float32.
@@ -15,7 +19,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-ARTEFACT_TERMS = ("cbcr", "ldl", "dfm")  # content-term names (sr_tf.losses.parse_content)
+from sr_tf.artefacts import SPECTRUM_FLOOR, spectrum_bands
+
+ARTEFACT_TERMS = (
+    "cbcr",
+    "ldl",
+    "dfm",
+    "spectrum",
+)  # content-term names (sr_tf.losses.parse_content)
 
 # BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
 # NumPy, not tf.constant: a tensor made at import would start TensorFlow's context, after
@@ -74,6 +85,32 @@ def ldl_loss(hr: tf.Tensor, sr: tf.Tensor, sr_ema: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(weight * tf.abs(hr - sr), axis=[1, 2, 3])
 
 
+def band_power(images: tf.Tensor) -> tf.Tensor:
+    """Log mean power of the Hann-windowed luma spectrum of [B, H, W, 3] images (static H, W)
+    in each non-empty band of ``spectrum_bands``, DC excluded: [B, bands]."""
+    height, width = images.shape[1], images.shape[2]
+    if height is None or width is None:
+        raise ValueError("the spectrum term needs images of a static size (training patches)")
+    index, counts = spectrum_bands(height, width)
+    window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+    y = to_luma(tf.cast(images, tf.float32))[..., 0]
+    y = (y - tf.reduce_mean(y, axis=[1, 2], keepdims=True)) * window
+    spectrum = tf.signal.fft2d(tf.cast(y, tf.complex64))
+    # |z|^2 as re^2 + im^2: the gradient of tf.abs is NaN at a zero coefficient
+    power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
+    flat = tf.transpose(tf.reshape(power, [-1, height * width]))  # [H*W, B]
+    sums = tf.math.unsorted_segment_sum(flat, index.ravel(), len(counts))
+    used = np.flatnonzero(counts[:-1])  # a small patch leaves some bands empty
+    means = tf.transpose(tf.gather(sums, used)) / counts[used].astype(np.float32)
+    return tf.math.log(means + SPECTRUM_FLOOR)
+
+
+def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Per-example mean over bands of max(0, log power of SR - log power of HR)."""
+    excess = band_power(sr) - tf.stop_gradient(band_power(hr))
+    return tf.reduce_mean(tf.nn.relu(excess), axis=1)
+
+
 def feature_matching(real: list[tf.Tensor], fake: list[tf.Tensor]) -> tf.Tensor:
     """Per-example L1 between D's features of HR (no gradient) and SR, averaged over layers."""
     per_layer = [
@@ -94,6 +131,8 @@ __all__ = [
     "cbcr_loss",
     "feature_matching",
     "ldl_loss",
+    "spectrum_excess_loss",
+    "band_power",
     "to_chroma",
     "to_luma",
 ]

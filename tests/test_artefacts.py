@@ -12,6 +12,7 @@ from sr_tf.artefacts import (
     phase_spread,
     psnr_cbcr,
     rgb_to_cbcr,
+    spectrum_excess,
     texture_ratio,
 )
 from sr_tf.metrics import psnr_y
@@ -90,6 +91,42 @@ def test_texture_is_one_for_hr_below_one_blurred_above_one_noisy():
     flat = np.full((16, 16, 3), 90, np.uint8)
     assert np.isnan(texture_ratio(flat, flat))
     assert mean_gradient(hr[..., :1]) > 0  # one channel: measured on its grey values
+
+
+def textured(height: int = 192, width: int = 192, seed: int = 0) -> np.ndarray:
+    """A smooth image with fine random texture on it, like fur."""
+    rng = np.random.default_rng(seed)
+    grain = rng.normal(0, 12, (height, width, 1))
+    return np.clip(smooth_image(height, width, seed=seed) + grain, 0, 255).astype(np.uint8)
+
+
+def with_stipple(image: np.ndarray, period: float = 3.5, amplitude: float = 10.0) -> np.ndarray:
+    """``image`` plus a regular honeycomb: three cosines 60 degrees apart."""
+    y, x = np.mgrid[: image.shape[0], : image.shape[1]]
+    pattern = sum(
+        np.cos(2 * np.pi * (x * np.cos(a) + y * np.sin(a)) / period)
+        for a in (0, np.pi / 3, 2 * np.pi / 3)
+    )
+    return np.clip(image + amplitude / 1.5 * pattern[..., None], 0, 255).astype(np.uint8)
+
+
+def test_spectrum_excess_sees_a_regular_pattern_and_grain_not_missing_detail():
+    hr = textured()
+    assert spectrum_excess(hr, hr, shave=4) == 0.0
+    padded = np.pad(hr.astype(np.float64), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    blurred = (
+        sum(padded[i : i + 192, j : j + 192] for i in range(3) for j in range(3)) / 9
+    ).round()
+    assert spectrum_excess(blurred.astype(np.uint8), hr, shave=4) < 0.01  # less, never more
+    stipple = spectrum_excess(with_stipple(hr), hr, shave=4)
+    assert stipple > 0.05
+    # grain (the same energy as white noise) is energy HR does not have either
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 10 * np.sqrt(3 / 2) / 1.5, hr.shape[:2] + (1,))
+    noisy = np.clip(hr + noise, 0, 255).astype(np.uint8)
+    assert spectrum_excess(noisy, hr, shave=4) > 0.05
+    small = spectrum_excess(with_stipple(hr[:40, :56]), hr[:40, :56])  # one tile, any size
+    assert small > 0.05
 
 
 def test_bad_inputs():

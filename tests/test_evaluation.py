@@ -415,14 +415,14 @@ def test_cli_metrics_one_liners(tmp_path, capsys, cli_on_path):
 
 
 def test_artefact_measures_in_table_json_and_csv(tmp_path, capsys):
-    from sr_tf.artefacts import phase_spread, psnr_cbcr, texture_ratio
+    from sr_tf.artefacts import phase_spread, psnr_cbcr, spectrum_excess, texture_ratio
     from sr_tf.evaluation import bicubic_upscale
 
     folder = tmp_path / "hr"
     write_image(folder / "a.png", smooth_image(64, 72, seed=1))
     write_image(folder / "grey.png", smooth_image(48, 52, seed=2)[:, :, :1])
     write_image(folder / "rgb_grey.png", np.repeat(smooth_image(48, 52, seed=3)[:, :, :1], 3, 2))
-    result = evaluate_folder(folder, 4, metrics=["cbcr", "grid", "texture"])
+    result = evaluate_folder(folder, 4, metrics=["cbcr", "grid", "texture", "spectrum"])
     first, grey, rgb_grey = result.images
     assert rgb_grey.psnr_cbcr is None  # R = G = B: no chroma either (bicubic would score ~inf)
     hr = read_image(folder / "a.png")
@@ -430,15 +430,18 @@ def test_artefact_measures_in_table_json_and_csv(tmp_path, capsys):
     assert first.psnr_cbcr == pytest.approx(psnr_cbcr(sr, hr, shave=4))  # PSNR's border cut
     assert first.grid_spread == pytest.approx(phase_spread(sr, hr, 4, shave=4))
     assert first.texture == pytest.approx(texture_ratio(sr, hr, shave=4)) and first.texture < 1
+    assert first.spectrum_excess == pytest.approx(spectrum_excess(sr, hr, shave=4))
     assert grey.psnr_cbcr is None and grey.texture is not None  # a grey image has no chroma
+    assert grey.spectrum_excess is not None
     assert result.mean("psnr_cbcr") == pytest.approx(first.psnr_cbcr)
     data = json.loads(write_json(result, tmp_path / "r.json").read_text())
-    assert {"psnr_cbcr", "grid_spread", "texture"} <= set(data["mean"])
+    assert {"psnr_cbcr", "grid_spread", "texture", "spectrum_excess"} <= set(data["mean"])
     rows = list(csv.reader(write_csv(result, tmp_path / "r.csv").open()))
-    assert rows[0][-3:] == ["psnr_cbcr", "grid_spread", "texture"] and rows[2][-3] == ""
+    assert rows[0][-4:] == ["psnr_cbcr", "grid_spread", "texture", "spectrum_excess"]
+    assert rows[2][-4] == ""
     table = format_table(result).splitlines()
-    assert table[1].split()[-5:] == ["CbCr", "PSNR", "grid", "spread", "texture"]
-    assert float(table[-1].split()[-1]) == pytest.approx(result.mean("texture"), abs=1e-3)
+    assert table[1].split()[-6:] == ["CbCr", "PSNR", "grid", "spread", "texture", "spectrum"]
+    assert float(table[-1].split()[-1]) == pytest.approx(result.mean("spectrum_excess"), abs=1e-3)
     plain = evaluate_folder(folder, 4).to_dict()
     assert "texture" not in plain["mean"] and "psnr_cbcr" not in plain["images"][0]
     code, err = _run_main(["--data", str(folder), "--metrics", "psnr,cbcr,texture"], capsys)

@@ -197,7 +197,7 @@ def test_a_run_folder_from_before_the_artefact_options_resumes(tmp_path, data, s
 
 
 def test_artefact_terms_luma_and_spectral_discriminator_train(tmp_path, data, stage1):
-    content = "mse+100*grid+10*cbcr+1*ldl+0.1*dfm+0.1*rand+10*randgram"
+    content = "mse+100*grid+10*cbcr+1*ldl+0.1*dfm+0.1*rand+10*randgram+0.05*spectrum"
     cfg = tiny(stage1, content_loss=content, ema=0.9, d_input="luma", d_norm="spectral")
     trainer = gan_engine(cfg, tmp_path / "run")
     stage = trainer.stage
@@ -207,7 +207,9 @@ def test_artefact_terms_luma_and_spectral_discriminator_train(tmp_path, data, st
     for _ in range(2):
         values = trainer.train_step([next(batches)])
     assert all(np.isfinite(v) for v in values.values()), values
-    assert {"g_cbcr", "g_ldl", "g_dfm", "g_grid", "g_rand", "g_randgram"} <= set(values)
+    assert {"g_cbcr", "g_ldl", "g_dfm", "g_grid", "g_rand", "g_randgram", "g_spectrum"} <= set(
+        values
+    )
     assert values["g_cbcr"] > 0 and values["g_dfm"] > 0 and values["g_ldl"] >= 0
     assert values["g_rand"] > 0 and values["g_randgram"] > 0
     after = trainer.snapshot()

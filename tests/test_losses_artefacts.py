@@ -86,3 +86,34 @@ def test_feature_matching_is_l1_averaged_over_layers_into_the_fake_side():
     np.testing.assert_allclose(loss.numpy(), [2.0, 2.0])
     assert all(tape.gradient(loss, v) is not None for v in fake_vars)
     assert all(tape.gradient(loss, v) is None for v in real_vars)
+
+
+def test_spectrum_term_is_the_evaluation_measure_on_one_tile():
+    from sr_tf.artefacts import spectrum_excess
+    from sr_tf.losses_artefacts import spectrum_excess_loss
+    from tests.test_artefacts import textured, with_stipple
+
+    hr = textured(96, 96)
+    sr = with_stipple(hr)
+    term = spectrum_excess_loss(
+        tf.constant(hr[None] / 255.0, tf.float32), tf.constant(sr[None] / 255.0, tf.float32)
+    )
+    assert term.shape == (1,)
+    np.testing.assert_allclose(float(term[0]), spectrum_excess(sr, hr), rtol=1e-3)
+
+
+def test_spectrum_gradient_reaches_sr_only_and_lowers_the_excess():
+    from sr_tf.losses_artefacts import spectrum_excess_loss
+    from tests.test_artefacts import textured, with_stipple
+
+    hr = tf.constant(textured(48, 48)[None] / 255.0, tf.float32)
+    sr = tf.Variable(with_stipple(textured(48, 48))[None] / 255.0, dtype=tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(hr)
+        loss = tf.reduce_sum(spectrum_excess_loss(hr, sr))
+    assert tape.gradient(loss, hr) is None
+    grad = tape.gradient(loss, sr)
+    assert np.isfinite(grad.numpy()).all()
+    before = float(loss)
+    sr.assign_sub(0.05 * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(tf.reduce_sum(spectrum_excess_loss(hr, sr))) < before

@@ -6,7 +6,8 @@
 
 MATLAB-bicubic LR, PSNR/SSIM on the Y channel with `scale` border pixels cut (docs/evaluation.md);
 `--metrics psnr,ssim,niqe` adds NIQE (no reference, lower is more natural) of the output and of HR.
-`--metrics psnr,ssim,cbcr,grid,texture` adds the GAN artefact measures (docs/evaluation.md).
+`--metrics psnr,ssim,cbcr,grid,texture,spectrum` adds the GAN artefact measures
+(docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="psnr,ssim",
         help="comma-separated: psnr, ssim (always computed), niqe (NIQE of the output, "
         "of bicubic and of HR; docs/evaluation.md), cbcr (Cb/Cr PSNR), grid (grid-phase "
-        "spread), texture (luma gradient, SR over HR). Default: psnr,ssim",
+        "spread), texture (luma gradient, SR over HR), spectrum (luma spectrum excess over HR, "
+        "regular patterns). Default: psnr,ssim",
     )
     p.add_argument("--per-image", action="store_true", help="print one line per image")
     p.add_argument("--csv", help="write per-image scores and the mean to this CSV file")
