@@ -1,4 +1,5 @@
-"""Content terms of the GAN stage against its artefacts: chroma, LDL and D feature matching.
+"""Content terms of the GAN stage against its artefacts: chroma, LDL, D feature matching and
+spectrum excess.
 
 * ``cbcr_loss``: MSE over the BT.601 Cb and Cr channels (coloured grain and colour fringes);
 * ``ldl_loss``: the locally discriminative learning loss (Liang, Zeng and Zhang, CVPR 2022):
@@ -21,12 +22,8 @@ import tensorflow as tf
 
 from sr_tf.artefacts import SPECTRUM_FLOOR, spectrum_bands
 
-ARTEFACT_TERMS = (
-    "cbcr",
-    "ldl",
-    "dfm",
-    "spectrum",
-)  # content-term names (sr_tf.losses.parse_content)
+# content-term names (sr_tf.losses.parse_content)
+ARTEFACT_TERMS = ("cbcr", "ldl", "dfm", "spectrum")
 
 # BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
 # NumPy, not tf.constant: a tensor made at import would start TensorFlow's context, after
