@@ -53,6 +53,7 @@ def test_spectral_norm_bounds_every_weight_layer_and_stays_float32():
 
     from sr_tf.engine import precision_policy
 
+    keras.utils.set_random_seed(0)  # the same kernels (and power-iteration start) every run
     x = np.random.default_rng(0).uniform(size=(2, 24, 24, 3)).astype("float32")
     with precision_policy("mixed_bfloat16"):
         d = discriminator(24, base_features=4, dense_units=8, norm="spectral")
@@ -60,7 +61,7 @@ def test_spectral_norm_bounds_every_weight_layer_and_stays_float32():
     assert len(wrapped) == 10  # 8 convs, 2 dense
     kinds = {type(layer).__name__ for layer in d.layers}
     assert not kinds & {"BatchNormalization", "LayerNormalization"}
-    for _ in range(30):  # power iterations converge over calls
+    for _ in range(100):  # one power iteration per call; slow where two singular values are close
         out = d(x, training=True)
     assert np.isfinite(np.asarray(out, "float32")).all()
     for layer in wrapped:
