@@ -11,6 +11,22 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` imported as a module (its ``main`` is not run)."""
+    import importlib.util
+    import sys
+
+    scripts = str(REPO / "scripts")
+    if scripts not in sys.path:  # scripts import their neighbours (artefact_screen: gan_study)
+        sys.path.insert(0, scripts)
+    spec = importlib.util.spec_from_file_location(name, Path(scripts) / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -10,17 +9,12 @@ import sys
 import pytest
 
 from sr_tf.errors import UserError
-from tests.conftest import REPO
+from tests.conftest import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location(
-        "compare_models", REPO / "scripts" / "compare_models.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("compare_models")
 
 
 def test_image_and_corner(compare):

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from sr_tf.imageio import write_image
 from sr_tf.models import build_model
 from sr_tf.weights import save_weights_atomic
-from tests.conftest import REPO, TINY, smooth_image
+from tests.conftest import TINY, load_script, smooth_image
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location(
-        "gan_gradients", REPO / "scripts" / "gan_gradients.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gan_gradients")
 
 
 def test_prints_every_term_and_the_ratio(script, tmp_path, capsys):

@@ -3,7 +3,6 @@ TensorBoard curves, the plots and the grid, and the score cache on a rerun."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
@@ -11,17 +10,14 @@ import numpy as np
 import pytest
 
 from sr_tf.imageio import read_image, write_image
-from tests.conftest import REPO, smooth_image
+from tests.conftest import load_script, smooth_image
 
 TINY = {"num_blocks": 1, "num_features": 8}
 
 
 @pytest.fixture(scope="module")
 def gan_report():
-    spec = importlib.util.spec_from_file_location("gan_report", REPO / "scripts" / "gan_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gan_report")
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def grid_pattern():
-    path = REPO / "scripts" / "grid_pattern.py"
-    spec = importlib.util.spec_from_file_location("grid_pattern", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("grid_pattern")
 
 
 def test_the_script_uses_the_library_measures(grid_pattern):

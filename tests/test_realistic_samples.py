@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, smooth_image
+from tests.conftest import load_script, smooth_image
 
 
 @pytest.fixture(scope="module")
 def samples():
-    path = REPO / "scripts" / "realistic_samples.py"
-    spec = importlib.util.spec_from_file_location("realistic_samples", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("realistic_samples")
 
 
 def test_grid_has_a_row_per_image_and_shows_the_training_draws(samples):
