@@ -110,13 +110,18 @@ def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
 
 def feature_matching(real: list[tf.Tensor], fake: list[tf.Tensor]) -> tf.Tensor:
     """Per-example L1 between D's features of HR (no gradient) and SR, averaged over layers."""
-    per_layer = [
-        tf.reduce_mean(
-            tf.abs(tf.stop_gradient(tf.cast(r, tf.float32)) - tf.cast(f, tf.float32)),
-            axis=list(range(1, len(f.shape))),
-        )
-        for r, f in zip(real, fake)
-    ]
+    return layer_mean(
+        [
+            tf.abs(tf.stop_gradient(tf.cast(r, tf.float32)) - tf.cast(f, tf.float32))
+            for r, f in zip(real, fake)
+        ]
+    )
+
+
+def layer_mean(differences: list[tf.Tensor]) -> tf.Tensor:
+    """Per-example mean of each [B, ...] difference over its non-batch axes, averaged over the
+    list (one entry per layer): [B]."""
+    per_layer = [tf.reduce_mean(d, axis=list(range(1, len(d.shape)))) for d in differences]
     return tf.add_n(per_layer) / float(len(per_layer))
 
 
@@ -127,6 +132,7 @@ __all__ = [
     "artifact_map",
     "cbcr_loss",
     "feature_matching",
+    "layer_mean",
     "ldl_loss",
     "spectrum_excess_loss",
     "band_power",

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from sr_tf.losses_artefacts import layer_mean
+
 RANDOM_TERMS = ("rand", "randgram")  # content-term names (sr_tf.losses.parse_content)
 RANDOM_NET_SEED = 0
 RANDOM_NET_WIDTHS = (64, 64, 128, 128)  # 3x3 conv + ReLU each; 2x2 average pool after the 2nd
@@ -82,15 +84,14 @@ class RandomFeatureLoss:
         self.net, self.gram = net, gram
 
     def __call__(self, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-        per_layer = []
+        differences = []
         for level, (real, fake) in enumerate(_features(self.net, hr, sr)):
             if self.gram:
                 patch = GRAM_PATCH // (2 if level else 1)  # the same image area at each level
-                diff = tf.square(patch_grams(real, patch) - patch_grams(fake, patch))
+                differences.append(tf.square(patch_grams(real, patch) - patch_grams(fake, patch)))
             else:
-                diff = tf.abs(real - fake)
-            per_layer.append(tf.reduce_mean(diff, axis=list(range(1, len(diff.shape)))))
-        return tf.add_n(per_layer) / float(len(per_layer))
+                differences.append(tf.abs(real - fake))
+        return layer_mean(differences)
 
 
 __all__ = [
