@@ -44,6 +44,7 @@ from sr_tf.losses import (
     load_vgg19,
     parse_content,
     pixel_loss,
+    r1_penalty,
     vgg_feature_extractor,
 )
 from sr_tf.losses_artefacts import (
@@ -92,6 +93,7 @@ class GanConfig(RunConfig):
     adv_weight: float | None = None  # None: the recipe's
     gan_loss: str = "modified"
     gp_weight: float = 10.0  # wasserstein-gp only
+    r1_weight: float = 0.0  # R1 penalty on D at real images (any objective); 0: off
     label_smoothing: float = 0.0  # tfgan's amount for minimax/modified (real target 1 - s/2)
     noisy_labels: bool = False  # D targets: real ~ U(0.7, 1), fake ~ U(0, 0.3)
     d_steps: int = 1
@@ -114,6 +116,7 @@ class GanConfig(RunConfig):
         "d_input": "rgb",
         "adv_ratio": 0.0,
         "d_arch": "srgan",
+        "r1_weight": 0.0,
     }
 
     def __post_init__(self):
@@ -131,6 +134,8 @@ class GanConfig(RunConfig):
             raise UserError("the ldl content term needs --ema (e.g. --ema 0.999)")
         if self.d_input not in D_INPUTS:
             raise UserError(f"unknown --d-input {self.d_input!r}; choose {', '.join(D_INPUTS)}")
+        if self.r1_weight < 0:
+            raise UserError("--r1-weight must be >= 0 (0: off)")
         if self.adv_ratio < 0:
             raise UserError("--adv-ratio must be > 0 (0: off)")
         if self.gan_loss not in GAN_LOSSES:
@@ -365,10 +370,17 @@ class GanStage(Stage):
         cfg, adv, net = self.config, self.adversarial, self.discriminator
         replicas = self.strategy.num_replicas_in_sync
         with tf.GradientTape() as tape:
-            d_real = net(self.d_view(hr), training=True)
+            real = self.d_view(hr)
+            if cfg.r1_weight:
+                d_real, r1 = r1_penalty(net, real)
+            else:
+                d_real = net(real, training=True)
             d_fake = net(self.d_view(sr), training=True)
             d_loss = adv.discriminator_loss(d_real, d_fake, self._targets(tf.shape(hr)[0], index))
             stats = {"d_loss": d_loss}
+            if cfg.r1_weight:
+                d_loss = d_loss + 0.5 * cfg.r1_weight * r1
+                stats["d_r1"] = r1
             if adv.name == "wasserstein-gp":
                 penalty = adv.gradient_penalty(self.d_view(hr), self.d_view(sr), lr, net)
                 d_loss = d_loss + cfg.gp_weight * penalty

@@ -346,6 +346,23 @@ class Adversarial:
         return tf.reduce_mean(tf.sigmoid(logits) if self.objective.shown == "sigmoid" else logits)
 
 
+def r1_penalty(critic: keras.Model, real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """D's logits at ``real`` and the R1 penalty (Mescheder, Geiger and Nowozin, ICML 2018): the
+    batch mean of the squared norm of the gradient of D's summed logits w.r.t. its input.
+
+    Computed under the caller's tape, so D's update differentiates through it (double backprop);
+    a per-pixel D's logits are summed over pixels first.
+    """
+    real = tf.cast(real, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        logits = critic(real, training=True)
+        total = tf.reduce_sum(tf.cast(logits, tf.float32))
+    grads = tape.gradient(total, real)
+    penalty = tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=list(range(1, real.shape.rank))))
+    return logits, penalty
+
+
 def _float32(x: tf.Tensor | None) -> tf.Tensor | None:
     return None if x is None else tf.cast(x, tf.float32)
 
@@ -365,6 +382,7 @@ __all__ = [
     "grid_phase_loss",
     "parse_content",
     "pixel_loss",
+    "r1_penalty",
     "RANDOM_VGG",
     "VGG19_NOTOP_FILE",
     "VGG19_NOTOP_MD5",

@@ -74,6 +74,7 @@ def test_content_spec_and_recipes():
         {"content_loss": "mse+1*ldl"},  # ldl needs --ema
         {"d_input": "ycbcr"},
         {"adv_ratio": -1.0},
+        {"r1_weight": -1.0},
         {"d_arch": "unet"},  # with the default batch norm
         {"d_arch": "unet", "d_norm": "spectral", "patch_size": 28},
         {"d_arch": "patchgan"},
@@ -116,6 +117,18 @@ def test_every_gan_loss_trains_both_networks(tmp_path, data, stage1, gan_loss, e
         assert any(not np.array_equal(before[k], after[k]) for k in keys), f"{net} did not change"
     assert int(after["step"]) == 2
     assert int(trainer.stage.d_optimizer.iterations.numpy()) == 2 * cfg.d_steps
+
+
+def test_r1_penalty_is_logged_and_trains_d(tmp_path, data, stage1):
+    cfg = tiny(stage1, r1_weight=10.0)
+    trainer = gan_engine(cfg, tmp_path / "run")
+    before = trainer.snapshot()
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    values = trainer.train_step([next(batches)])
+    assert np.isfinite(values["d_r1"]) and values["d_r1"] > 0
+    after = trainer.snapshot()
+    keys = [k for k in before if k.startswith("discriminator/")]
+    assert any(not np.array_equal(before[k], after[k]) for k in keys)
 
 
 @pytest.mark.parametrize(

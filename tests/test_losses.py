@@ -4,6 +4,7 @@ the adversarial objectives table."""
 from __future__ import annotations
 
 import h5py
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,6 +23,7 @@ from sr_tf.losses import (
     load_vgg19,
     parse_content,
     pixel_loss,
+    r1_penalty,
     vgg_feature_extractor,
     vgg_preprocess,
 )
@@ -149,6 +151,29 @@ def test_gradient_penalty_reaches_discriminator_weights():
     kernels = [x for x, v in zip(g, critic.trainable_variables) if "kernel" in v.path]
     assert len(kernels) == 10 and all(x is not None for x in kernels)
     assert float(tf.linalg.global_norm(kernels)) > 0
+
+
+def test_r1_penalty_is_the_squared_input_gradient_norm_and_trains_d():
+    # a linear critic x -> sum(w * x): its input gradient is w for every example
+    w = np.random.default_rng(0).normal(size=(6, 6, 3)).astype("float32")
+    inputs = keras.Input((6, 6, 3))
+    flat = keras.layers.Flatten()(inputs)
+    dense = keras.layers.Dense(1, use_bias=False)
+    critic = keras.Model(inputs, dense(flat))
+    dense.kernel.assign(w.reshape(-1, 1))
+    real = tf.random.uniform([3, 6, 6, 3], seed=3)
+    logits, penalty = r1_penalty(critic, real)
+    np.testing.assert_allclose(float(penalty), float(np.sum(w**2)), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(logits)[:, 0], np.sum(np.asarray(real) * w, axis=(1, 2, 3)), rtol=1e-4
+    )
+    # and its gradient reaches a nonlinear D's kernels (double backprop)
+    critic = discriminator(24, 4, 8, norm="none")
+    with tf.GradientTape() as tape:
+        _, penalty = r1_penalty(critic, tf.random.uniform([2, 24, 24, 3], seed=4))
+    grads = tape.gradient(penalty, critic.trainable_variables)
+    kernels = [g for g, v in zip(grads, critic.trainable_variables) if "kernel" in v.path]
+    assert all(g is not None for g in kernels) and float(tf.linalg.global_norm(kernels)) > 0
 
 
 def test_pixel_losses_are_per_example_float32_means():

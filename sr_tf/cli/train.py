@@ -175,6 +175,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
     )
     g.add_argument(
+        "--r1-weight",
+        type=float,
+        default=0.0,
+        help="R1 penalty on D: weight/2 x the squared norm of D's input gradient at real "
+        "images (Mescheder et al. 2018; 0: off)",
+    )
+    g.add_argument(
         "--label-smoothing",
         type=float,
         default=0.0,
@@ -363,6 +370,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         adv_ratio=args.adv_ratio,
         gan_loss=args.gan_loss,
         gp_weight=args.gp_weight,
+        r1_weight=args.r1_weight,
         label_smoothing=args.label_smoothing,
         noisy_labels=args.noisy_labels,
         d_steps=args.d_steps,
