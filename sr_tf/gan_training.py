@@ -433,6 +433,7 @@ class GanStage(Stage):
             "d_real",
             "d_fake",
             *(["d_gp"] if self.config.gan_loss == "wasserstein-gp" else []),
+            *(["d_r1"] if self.config.r1_weight else []),
         )
 
 

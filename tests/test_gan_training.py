@@ -126,6 +126,7 @@ def test_r1_penalty_is_logged_and_trains_d(tmp_path, data, stage1):
     batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
     values = trainer.train_step([next(batches)])
     assert np.isfinite(values["d_r1"]) and values["d_r1"] > 0
+    assert "d_r1" in trainer.stage.shown()  # on the progress line
     after = trainer.snapshot()
     keys = [k for k in before if k.startswith("discriminator/")]
     assert any(not np.array_equal(before[k], after[k]) for k in keys)
