@@ -94,6 +94,7 @@ class GanConfig(RunConfig):
     gan_loss: str = "modified"
     gp_weight: float = 10.0  # wasserstein-gp only
     r1_weight: float = 0.0  # R1 penalty on D at real images (any objective); 0: off
+    spectrum_margin: float = 1.0  # the spectrum term's free ratio of SR to HR band power
     label_smoothing: float = 0.0  # tfgan's amount for minimax/modified (real target 1 - s/2)
     noisy_labels: bool = False  # D targets: real ~ U(0.7, 1), fake ~ U(0, 0.3)
     d_steps: int = 1
@@ -117,6 +118,7 @@ class GanConfig(RunConfig):
         "adv_ratio": 0.0,
         "d_arch": "srgan",
         "r1_weight": 0.0,
+        "spectrum_margin": 1.0,
     }
 
     def __post_init__(self):
@@ -134,6 +136,8 @@ class GanConfig(RunConfig):
             raise UserError("the ldl content term needs --ema (e.g. --ema 0.999)")
         if self.d_input not in D_INPUTS:
             raise UserError(f"unknown --d-input {self.d_input!r}; choose {', '.join(D_INPUTS)}")
+        if self.spectrum_margin < 1:
+            raise UserError("--spectrum-margin must be >= 1 (1: no margin)")
         if self.r1_weight < 0:
             raise UserError("--r1-weight must be >= 0 (0: off)")
         if self.adv_ratio < 0:
@@ -328,7 +332,7 @@ class GanStage(Stage):
             elif name == "dfm":
                 value = feature_matching(*features)
             elif name == "spectrum":
-                value = spectrum_excess_loss(hr, sr)
+                value = spectrum_excess_loss(hr, sr, self.config.spectrum_margin)
             elif name in self.random_losses:
                 value = self.random_losses[name](hr, sr)
             else:

@@ -102,9 +102,10 @@ def band_power(images: tf.Tensor) -> tf.Tensor:
     return tf.math.log(means + SPECTRUM_FLOOR)
 
 
-def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-    """Per-example mean over bands of max(0, log power of SR - log power of HR)."""
-    excess = band_power(sr) - tf.stop_gradient(band_power(hr))
+def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor, margin: float = 1.0) -> tf.Tensor:
+    """Per-example mean over bands of max(0, log power of SR - log(``margin`` x power of HR)):
+    with ``margin`` > 1 a band may carry up to that many times HR's power for free."""
+    excess = band_power(sr) - tf.stop_gradient(band_power(hr)) - float(np.log(margin))
     return tf.reduce_mean(tf.nn.relu(excess), axis=1)
 
 

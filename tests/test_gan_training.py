@@ -75,6 +75,7 @@ def test_content_spec_and_recipes():
         {"d_input": "ycbcr"},
         {"adv_ratio": -1.0},
         {"r1_weight": -1.0},
+        {"spectrum_margin": 0.5},
         {"d_arch": "unet"},  # with the default batch norm
         {"d_arch": "unet", "d_norm": "spectral", "patch_size": 28},
         {"d_arch": "patchgan"},

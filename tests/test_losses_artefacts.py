@@ -102,6 +102,24 @@ def test_spectrum_term_is_the_evaluation_measure_on_one_tile():
     np.testing.assert_allclose(float(term[0]), spectrum_excess(sr, hr), rtol=1e-3)
 
 
+def test_spectrum_margin_frees_excess_up_to_that_ratio():
+    from sr_tf.losses_artefacts import band_power, spectrum_excess_loss
+    from tests.test_artefacts import textured, with_stipple
+
+    hr = tf.constant(textured(48, 48)[None] / 255.0, tf.float32)
+    sr = tf.constant(with_stipple(textured(48, 48))[None] / 255.0, tf.float32)
+    excess = (band_power(sr) - band_power(hr)).numpy()[0]
+    for margin in (1.0, 2.0, 8.0):
+        expected = np.maximum(excess - np.log(margin), 0).mean()
+        np.testing.assert_allclose(
+            float(spectrum_excess_loss(hr, sr, margin)[0]), expected, rtol=1e-4
+        )
+    # twice the power everywhere costs nothing with a margin of 2, and log 2 per band without
+    doubled = hr * np.sqrt(2.0)  # the spectrum of the mean-removed luma scales with the image
+    np.testing.assert_allclose(float(spectrum_excess_loss(hr, doubled)[0]), np.log(2.0), rtol=0.05)
+    assert float(spectrum_excess_loss(hr, doubled, 2.01)[0]) == 0.0
+
+
 def test_spectrum_gradient_reaches_sr_only_and_lowers_the_excess():
     from sr_tf.losses_artefacts import spectrum_excess_loss
     from tests.test_artefacts import textured, with_stipple

@@ -175,6 +175,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
     )
     g.add_argument(
+        "--spectrum-margin",
+        type=float,
+        default=1.0,
+        help="the spectrum content term costs only SR band power above this many times HR's "
+        "(default 1: any excess)",
+    )
+    g.add_argument(
         "--r1-weight",
         type=float,
         default=0.0,
@@ -371,6 +378,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         gan_loss=args.gan_loss,
         gp_weight=args.gp_weight,
         r1_weight=args.r1_weight,
+        spectrum_margin=args.spectrum_margin,
         label_smoothing=args.label_smoothing,
         noisy_labels=args.noisy_labels,
         d_steps=args.d_steps,
