@@ -172,28 +172,34 @@ def _band_log_power(luma: np.ndarray) -> np.ndarray:
     return np.log(sums[used] / counts[used] + SPECTRUM_FLOOR)
 
 
-def spectrum_excess(
+def band_excess(
     sr: np.ndarray, hr: np.ndarray, shave: int = 0, tile: int = SPECTRUM_TILE
-) -> float:
-    """Mean over ``tile`` x ``tile`` tiles (the whole image if smaller) of the mean over bands
-    of max(0, log band power of SR - HR's), BT.601 luma on [0, 1] as the training term."""
+) -> np.ndarray:
+    """Log band power of SR minus HR's, per ``tile`` x ``tile`` tile (the whole image if
+    smaller) and band: [tiles, bands]; BT.601 luma on [0, 1] as the training term."""
     sr, hr = _pair(sr, hr, shave)
     y_sr, y_hr = _full_range_luma(sr), _full_range_luma(hr)
     height, width = y_hr.shape
     th, tw = min(tile, height), min(tile, width)
-    values = [
-        np.maximum(
+    return np.array(
+        [
             _band_log_power(y_sr[i : i + th, j : j + tw])
-            - _band_log_power(y_hr[i : i + th, j : j + tw]),
-            0.0,
-        ).mean()
-        for i in range(0, height - th + 1, th)
-        for j in range(0, width - tw + 1, tw)
-    ]
-    return float(np.mean(values))
+            - _band_log_power(y_hr[i : i + th, j : j + tw])
+            for i in range(0, height - th + 1, th)
+            for j in range(0, width - tw + 1, tw)
+        ]
+    )
+
+
+def spectrum_excess(
+    sr: np.ndarray, hr: np.ndarray, shave: int = 0, tile: int = SPECTRUM_TILE
+) -> float:
+    """Mean over tiles and bands of max(0, ``band_excess``): the energy SR has above HR."""
+    return float(np.maximum(band_excess(sr, hr, shave, tile), 0.0).mean())
 
 
 __all__ = [
+    "band_excess",
     "SPECTRUM_ANGLES",
     "SPECTRUM_FLOOR",
     "SPECTRUM_RINGS",
