@@ -92,7 +92,9 @@ def band_power(images: tf.Tensor) -> tf.Tensor:
     window = np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
     y = to_luma(tf.cast(images, tf.float32))[..., 0]
     y = (y - tf.reduce_mean(y, axis=[1, 2], keepdims=True)) * window
-    spectrum = tf.signal.fft2d(tf.cast(y, tf.complex64))
+    # tf.complex, not tf.cast: the gradient of a cast to complex warns about a discarded
+    # imaginary part on every trace
+    spectrum = tf.signal.fft2d(tf.complex(y, tf.zeros_like(y)))
     # |z|^2 as re^2 + im^2: the gradient of tf.abs is NaN at a zero coefficient
     power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
     flat = tf.transpose(tf.reshape(power, [-1, height * width]))  # [H*W, B]
