@@ -133,6 +133,16 @@ def test_r1_penalty_is_logged_and_trains_d(tmp_path, data, stage1):
     assert any(not np.array_equal(before[k], after[k]) for k in keys)
 
 
+def test_spectrum_margin_reaches_the_content_term(tmp_path, data, stage1):
+    values = {}
+    for margin in (1.0, 1e6):
+        cfg = tiny(stage1, content_loss="mse+1*spectrum", spectrum_margin=margin)
+        trainer = gan_engine(cfg, tmp_path / f"run{margin}")
+        batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+        values[margin] = trainer.train_step([next(batches)])["g_spectrum"]
+    assert values[1.0] > 0 and values[1e6] == 0  # a million times HR's power is free
+
+
 @pytest.mark.parametrize(
     ("model", "upsampler"),
     [
