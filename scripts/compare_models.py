@@ -75,14 +75,10 @@ def main(argv=None) -> int:
             raise UserError(f"--images: no file {path}")
     from sr_tf.evaluation import comparison_grid
     from sr_tf.imageio import write_image
-    from sr_tf.pretrained import load_labelled
+    from sr_tf.pretrained import load_labelled_models
 
-    loaded = [load_labelled(spec) for spec in args.models]
-    scales = {scale for _, _, scale in loaded}
-    if len(scales) != 1:
-        raise UserError(f"the models have different scales: {sorted(scales)}")
-    models = [(name, model) for name, model, _ in loaded]
-    grid = comparison_grid(models, scales.pop(), paths, args.degradation, args.show_input, corners)
+    models, scale = load_labelled_models(args.models)
+    grid = comparison_grid(models, scale, paths, args.degradation, args.show_input, corners)
     write_image(args.output, grid)
     print(f"wrote {args.output}")
     return 0

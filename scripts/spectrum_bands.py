@@ -59,21 +59,17 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     from sr_tf.artefacts import band_excess
     from sr_tf.evaluation import benchmark_pair, model_upscale
-    from sr_tf.pretrained import load_labelled
+    from sr_tf.pretrained import load_labelled_models
 
     for path in args.images:
         if not Path(path).is_file():
             raise UserError(f"--images: no file {path}")
-    models = [load_labelled(spec, args.scale) for spec in args.models]
-    scales = {scale for _, _, scale in models}
-    if len(scales) != 1:
-        raise UserError(f"the models upscale by different factors: {sorted(scales)}")
-    scale = scales.pop()
+    models, scale = load_labelled_models(args.models, args.scale)
     print(HEADER)
-    totals = {label: [] for label, _, _ in models}
+    totals = {label: [] for label, _ in models}
     for path in args.images:
         hr, lr = benchmark_pair(path, scale)
-        for label, model, _ in models:
+        for label, model in models:
             excess = band_excess(model_upscale(model, lr, scale), hr)
             totals[label].append(excess)
             row = band_summary(excess)

@@ -178,6 +178,17 @@ def load_labelled(spec: str, scale: int | None = None) -> tuple[str, keras.Model
     return (spec, *load_generator(spec, scale))
 
 
+def load_labelled_models(
+    specs: list[str], scale: int | None = None
+) -> tuple[list[tuple[str, keras.Model]], int]:
+    """``load_labelled`` of each spec, and the one scale they share (UserError if they differ)."""
+    loaded = [load_labelled(spec, scale) for spec in specs]
+    scales = {s for _, _, s in loaded}
+    if len(scales) != 1:
+        raise UserError(f"the models have different scales: {sorted(scales)}")
+    return [(label, model) for label, model, _ in loaded], scales.pop()
+
+
 def run_overrides(weights: str | Path) -> dict:
     """The model overrides (``--num-blocks`` ...) recorded in the run.json of a train.py folder
     that ``weights`` is, or lies in; empty for weights from elsewhere."""

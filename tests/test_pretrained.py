@@ -188,3 +188,12 @@ def test_labelled_specs_name_shipped_models_and_run_weights(shipped_dir, tmp_pat
     for bad in ("mine=edsr-baseline", "=edsr-baseline:x.h5"):
         with pytest.raises(UserError, match="label=architecture:weights"):
             pretrained.load_labelled(bad)
+
+
+def test_load_labelled_models_share_one_scale():
+    from sr_tf.pretrained import load_labelled_models
+
+    models, scale = load_labelled_models(["edsr-x4", "srresnet-x4"])
+    assert scale == 4 and [label for label, _ in models] == ["edsr-x4", "srresnet-x4"]
+    with pytest.raises(UserError, match="different scales"):
+        load_labelled_models(["edsr-x2", "edsr-x4"])
