@@ -13,7 +13,8 @@ dfm on D's features, spectrum; rand and randgram on ``sr_tf.losses_random``'s fi
 ``adv_weight`` x adversarial loss; the adversarial objectives are
 ``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).  ``d_input="luma"`` shows D the luma only;
 ``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``);
-``d_arch="unet"`` trains Real-ESRGAN's per-pixel U-Net discriminator instead of SRGAN's.
+``d_arch="unet"`` trains Real-ESRGAN's per-pixel U-Net discriminator instead of SRGAN's;
+``d_arch="fourier"`` adds a Fourier-space branch to SRGAN's.
 Adam (beta1 0.9) runs at ``learning_rate`` for the first half of ``steps``, then at a tenth.
 """
 
@@ -108,7 +109,8 @@ class GanConfig(RunConfig):
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
     d_input: str = "rgb"  # "luma": D (and so the adversarial and dfm terms) sees Y only
     adv_ratio: float = 0.0  # > 0: adv_weight calibrated at the start (sr_tf.gan_calibration)
-    d_arch: str = "srgan"  # "unet": Real-ESRGAN's U-Net D, one logit per pixel
+    d_arch: str = "srgan"  # "unet": Real-ESRGAN's U-Net D, one logit per pixel; "fourier":
+    # SRGAN's with a Fourier-space branch
 
     RESUMABLE_CHANGES = (*RunConfig.RESUMABLE_CHANGES, "vgg_weights")
     ADDED_FIELDS = {
@@ -258,7 +260,12 @@ class GanStage(Stage):
             self.discriminator = unet_discriminator(cfg.d_features, cfg.d_norm, channels=channels)
         else:
             self.discriminator = discriminator(
-                cfg.patch_size, cfg.d_features, cfg.d_dense, cfg.d_norm, channels=channels
+                cfg.patch_size,
+                cfg.d_features,
+                cfg.d_dense,
+                cfg.d_norm,
+                channels=channels,
+                fourier=cfg.d_arch == "fourier",
             )
         if self.uses_dfm:
             self.d_with_features = feature_model(self.discriminator)

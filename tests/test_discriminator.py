@@ -1,12 +1,17 @@
-"""sr_tf.models.discriminator: the SRGAN discriminator's layout and its fixed input size; the
-U-Net's per-pixel logits."""
+"""sr_tf.models.discriminator: the SRGAN discriminator's layout and its fixed input size; its
+Fourier branch; the U-Net's per-pixel logits."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sr_tf.models.discriminator import discriminator, feature_model, unet_discriminator
+from sr_tf.models.discriminator import (
+    LogAmplitudeSpectrum,
+    discriminator,
+    feature_model,
+    unet_discriminator,
+)
 
 
 def test_paper_layout_at_96():
@@ -112,3 +117,89 @@ def test_unet_gives_one_logit_per_pixel_that_sees_its_neighbourhood_only():
     assert np.abs(after - before)[0, :8, :8].max() > 1e-4  # it sees the change where it is
     np.testing.assert_allclose(after[0, -32:, -32:], before[0, -32:, -32:], atol=1e-6)
     assert np.asarray(d(x[:, :48, :40])).shape == (1, 48, 40, 1)  # any multiple of 8
+
+
+def _stripes(period: int, size: int = 32, shift: int = 0) -> np.ndarray:
+    """A [1, size, size, 1] image: mid-grey with a vertical cosine grating of ``period`` px."""
+    columns = np.arange(size) + shift
+    row = 0.5 + 0.1 * np.cos(2 * np.pi * columns / period)
+    return np.broadcast_to(row, (size, size))[None, ..., None].astype("float32")
+
+
+def test_log_amplitude_spectrum_puts_a_grating_at_its_frequency_wherever_it_lies():
+    spectrum = LogAmplitudeSpectrum()
+    out = np.asarray(spectrum(_stripes(4)))[0, ..., 0]
+    assert out.shape == (32, 17)
+    centre = 16  # zero frequency, moved to row H // 2
+    # orthonormal: the mean 0.5 has amplitude 0.5 * 32, the grating 0.1 * 32 / 2
+    assert out[centre, 0] == pytest.approx(np.log(16.0), abs=1e-4)
+    assert out[centre, 8] == pytest.approx(np.log(1.6), abs=1e-4)  # 32 / 4 cycles across
+    rest = np.delete(out[centre], [0, 8])
+    assert rest.max() < np.log(1e-3) + 0.1 and np.delete(out, centre, axis=0).max() < -6.8
+    # a circular shift changes the phases only
+    np.testing.assert_allclose(
+        np.asarray(spectrum(_stripes(4, shift=3)))[0, ..., 0], out, atol=1e-4
+    )
+    again = LogAmplitudeSpectrum.from_config(spectrum.get_config())
+    np.testing.assert_allclose(np.asarray(again(_stripes(8))), np.asarray(spectrum(_stripes(8))))
+
+
+def test_log_amplitude_spectrum_is_float32_with_finite_gradients_on_a_flat_image():
+    import keras
+    import tensorflow as tf
+
+    from sr_tf.engine import precision_policy
+
+    with precision_policy("mixed_bfloat16"):
+        layer = LogAmplitudeSpectrum()
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    # every bin but the zero frequency at the floor
+    flat = tf.cast(tf.fill([1, 16, 16, 3], 0.5), tf.bfloat16)
+    with tf.GradientTape() as tape:
+        tape.watch(flat)
+        out = layer(flat)
+        total = tf.reduce_sum(out)
+    assert out.dtype == tf.float32 and out.shape == (1, 16, 9, 3)
+    assert np.isfinite(tape.gradient(total, flat).numpy().astype("float32")).all()
+
+
+def test_fourier_branch_joins_the_spatial_features_before_the_dense_layer():
+    d = discriminator(24, base_features=4, dense_units=8, fourier=True)
+    assert d.get_layer("spectrum").output.shape == (None, 24, 13, 3)
+    fconvs = [
+        layer for layer in d.layers if layer.name.startswith("fconv") and "_" not in layer.name
+    ]
+    assert [c.filters for c in fconvs] == [4, 4, 8, 16, 32]
+    assert [c.strides[0] for c in fconvs] == [1, 2, 2, 2, 2]
+    spatial = d.get_layer("flatten").output.shape[-1]
+    fourier = d.get_layer("fourier_flatten").output.shape[-1]
+    assert spatial == 2 * 2 * 32 and fourier == 2 * 1 * 32
+    assert d.get_layer("both_domains").output.shape[-1] == spatial + fourier
+    assert len(feature_model(d).outputs) == 8  # dfm still matches the spatial body only
+    # the logit depends on the spectrum: two images with the same pixels shuffled differ
+    # in both branches, but a circular shift leaves the Fourier branch's input alone
+    x = np.random.default_rng(0).uniform(size=(2, 24, 24, 3)).astype("float32")
+    out = np.asarray(d(x, training=False))
+    assert out.shape == (2, 1) and np.isfinite(out).all()
+    branch = keras_submodel(d, "fourier_flatten")
+    np.testing.assert_allclose(
+        np.asarray(branch(np.roll(x, 5, axis=2))), np.asarray(branch(x)), rtol=1e-3, atol=1e-4
+    )
+    import tensorflow as tf
+
+    image = tf.constant(x)
+    with tf.GradientTape() as tape:  # a generator learns through the branch too
+        tape.watch(image)
+        total = tf.reduce_sum(branch(image))
+    assert np.abs(tape.gradient(total, image).numpy()).max() > 0
+    plain = discriminator(24, base_features=4, dense_units=8)
+    assert plain.count_params() < d.count_params()
+    assert [layer.name for layer in plain.layers if not layer.name.startswith("f")] == [
+        layer.name for layer in d.layers if not layer.name.startswith(("f", "spectrum", "both"))
+    ]
+
+
+def keras_submodel(model, layer_name: str):
+    import keras
+
+    return keras.Model(model.input, model.get_layer(layer_name).output)

@@ -271,6 +271,21 @@ def test_unet_discriminator_trains_with_per_pixel_noisy_targets_and_feature_matc
     assert GanConfig.from_run(tmp_path / "run").d_arch == "unet"
 
 
+def test_fourier_discriminator_trains_its_spectrum_branch(tmp_path, data, stage1):
+    cfg = tiny(stage1, d_arch="fourier")
+    trainer = gan_engine(cfg, tmp_path / "run")
+    fconv0 = trainer.stage.discriminator.get_layer("fconv0")
+    batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
+    before, kernel = trainer.snapshot(), np.asarray(fconv0.kernel)
+    values = trainer.train_step([next(batches)])
+    assert all(np.isfinite(v) for v in values.values()), values
+    after = trainer.snapshot()
+    changed = [k for k in before if not np.array_equal(before[k], after[k])]
+    assert any(k.startswith("generator/") for k in changed)
+    assert not np.array_equal(np.asarray(fconv0.kernel), kernel), "the Fourier branch is idle"
+    assert GanConfig.from_run(tmp_path / "run").d_arch == "fourier"
+
+
 def test_relativistic_with_dfm_and_gradient_penalty_on_luma(tmp_path, data, stage1):
     batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
     for gan_loss, extra in (("relativistic", {}), ("wasserstein-gp", {"d_norm": "layer"})):

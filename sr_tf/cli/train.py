@@ -215,8 +215,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--d-arch",
         default="srgan",
         choices=registry.D_ARCHS,
-        help="discriminator: srgan (the paper's, one logit per patch) or unet (Real-ESRGAN's, "
-        "one logit per pixel; with --d-norm spectral or none; --d-dense unused)",
+        help="discriminator: srgan (the paper's, one logit per patch), fourier (the paper's "
+        "plus a branch that sees the patch's log-amplitude spectrum, where periodic patterns "
+        "are peaks) or unet (Real-ESRGAN's, one logit per pixel; with --d-norm spectral or "
+        "none; --d-dense unused)",
     )
     g.add_argument(
         "--d-input",

@@ -1,16 +1,52 @@
-"""Discriminators: SRGAN's (Ledig et al. 2017, figure 4), one logit per patch, and Real-ESRGAN's
-U-Net (Wang et al. 2021), one logit per pixel."""
+"""Discriminators: SRGAN's (Ledig et al. 2017, figure 4), one logit per patch, optionally with a
+Fourier-space branch (after Fuoli, Van Gool and Timofte 2021), and Real-ESRGAN's U-Net (Wang et
+al. 2021), one logit per pixel."""
 
 from __future__ import annotations
 
 import re
 
 import keras
+import tensorflow as tf
 
 # (filter multiple of base_features, stride) for the seven conv-BN-LeakyReLU layers.
 _BODY = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2))
+# The Fourier branch: four stride-2 layers over the [H, W/2 + 1] log-amplitude spectrum.
+_FOURIER_BODY = ((1, 2), (2, 2), (4, 2), (8, 2))
 NORMS = ("batch", "layer", "none", "spectral")
-ARCHITECTURES = ("srgan", "unet")
+ARCHITECTURES = ("srgan", "unet", "fourier")
+# Floor of the spectrum's amplitude (orthonormal FFT of [0, 1] images): about a tenth of a grey
+# level spread over a 96 x 96 patch, far below any texture, so it bounds only the log's range.
+_AMPLITUDE_FLOOR = 1e-3
+
+
+@keras.saving.register_keras_serializable(package="sr_tf")
+class LogAmplitudeSpectrum(keras.layers.Layer):
+    """[N, H, W, C] images -> [N, H, W // 2 + 1, C]: log|FFT| of each channel.
+
+    Orthonormal 2-D real FFT (a white noise of standard deviation s has amplitude about s in
+    every bin), amplitudes floored at 1e-3, zero frequency moved to row H // 2 so that the low
+    frequencies sit together.  A periodic pattern is a peak here wherever it lies in the image.
+    Computes in float32 whatever the dtype policy (the FFT takes no bfloat16).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        x = tf.transpose(tf.cast(inputs, tf.float32), [0, 3, 1, 2])
+        size = tf.cast(tf.shape(x)[2] * tf.shape(x)[3], tf.float32)
+        spectrum = tf.signal.rfft2d(x) / tf.complex(tf.sqrt(size), 0.0)
+        power = tf.math.real(spectrum) ** 2 + tf.math.imag(spectrum) ** 2
+        log_amplitude = 0.5 * tf.math.log(power + _AMPLITUDE_FLOOR**2)
+        return tf.transpose(tf.signal.fftshift(log_amplitude, axes=2), [0, 2, 3, 1])
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (n, h, None if w is None else w // 2 + 1, c)
+
+
 UNET_NORMS = ("spectral", "none")
 
 
@@ -31,6 +67,27 @@ def _weighted(layer: keras.layers.Layer, norm: str) -> keras.layers.Layer:
     return keras.layers.SpectralNormalization(layer, dtype="float32", name=f"{layer.name}_sn")
 
 
+def _conv_body(x, base_features: int, norm: str, body, prefix: str):
+    """Conv + LeakyReLU(0.2), then one conv-norm-LeakyReLU per (width multiple, stride)."""
+    conv0 = keras.layers.Conv2D(base_features, 3, padding="same", name=f"{prefix}0")
+    x = keras.layers.LeakyReLU(0.2, name=f"{prefix}0_lrelu")(_weighted(conv0, norm)(x))
+    for i, (mult, stride) in enumerate(body, start=1):
+        conv = keras.layers.Conv2D(
+            base_features * mult,
+            3,
+            strides=stride,
+            padding="same",
+            use_bias=norm in ("none", "spectral"),
+            name=f"{prefix}{i}",
+        )
+        x = _weighted(conv, norm)(x)
+        layer = _norm(norm, f"{prefix}{i}_norm")
+        if layer is not None:
+            x = layer(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"{prefix}{i}_lrelu")(x)
+    return x
+
+
 def discriminator(
     patch_size: int = 96,
     base_features: int = 64,
@@ -38,6 +95,7 @@ def discriminator(
     norm: str = "batch",
     name: str = "discriminator",
     channels: int = 3,
+    fourier: bool = False,
 ) -> keras.Model:
     """SRGAN discriminator for ``patch_size`` x ``patch_size`` RGB in [0, 1]; returns one logit.
 
@@ -46,9 +104,17 @@ def discriminator(
     Widths scale with ``base_features``/``dense_units``; ``norm`` is the paper's "batch", or
     "layer"/"none" (e.g. for a gradient-penalty critic), or "spectral": every conv and dense
     layer spectrally normalised (Miyato et al. 2018; ``keras.layers.SpectralNormalization``), no
-    normalisation layers.  ``channels``: 3 for RGB, 1 for a luma-only discriminator.  Flatten + Dense fix the input size: a
-    batch of any other patch size is rejected by Keras' input check with a ValueError
-    ("... is incompatible with the layer: expected shape=(None, 96, 96, 3) ...").
+    normalisation layers.  ``channels``: 3 for RGB, 1 for a luma-only discriminator.
+
+    ``fourier``: a second branch sees the patch's log-amplitude spectrum
+    (``LogAmplitudeSpectrum``) through conv 64 and four stride-2 conv-norm-LeakyReLU layers
+    (64, 128, 256, 512 x ``base_features`` / 64, prefix ``fconv``); its features join the
+    spatial ones before the dense layer.  A periodic pattern, which the spatial convolutions
+    see only as a local texture, is a peak in that spectrum.
+
+    Flatten + Dense fix the input size: a batch of any other patch size is rejected by Keras'
+    input check with a ValueError ("... is incompatible with the layer: expected
+    shape=(None, 96, 96, 3) ...").
     """
     if norm not in NORMS:
         raise ValueError(f"unknown discriminator norm {norm!r}; choose one of {', '.join(NORMS)}")
@@ -56,23 +122,12 @@ def discriminator(
         raise ValueError(f"discriminator patch size {patch_size} is too small (at least 16)")
     hr = keras.Input(shape=(patch_size, patch_size, channels), name="hr")
     x = keras.layers.Rescaling(2.0, offset=-1.0, name="to_m11")(hr)  # the paper's [-1, 1] range
-    x = _weighted(keras.layers.Conv2D(base_features, 3, padding="same", name="conv0"), norm)(x)
-    x = keras.layers.LeakyReLU(0.2, name="conv0_lrelu")(x)
-    for i, (mult, stride) in enumerate(_BODY, start=1):
-        conv = keras.layers.Conv2D(
-            base_features * mult,
-            3,
-            strides=stride,
-            padding="same",
-            use_bias=norm in ("none", "spectral"),
-            name=f"conv{i}",
-        )
-        x = _weighted(conv, norm)(x)
-        layer = _norm(norm, f"conv{i}_norm")
-        if layer is not None:
-            x = layer(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Flatten(name="flatten")(_conv_body(x, base_features, norm, _BODY, "conv"))
+    if fourier:
+        spectrum = LogAmplitudeSpectrum(name="spectrum")(hr)
+        f = _conv_body(spectrum, base_features, norm, _FOURIER_BODY, "fconv")
+        f = keras.layers.Flatten(name="fourier_flatten")(f)
+        x = keras.layers.Concatenate(name="both_domains")([x, f])
     x = _weighted(keras.layers.Dense(dense_units, name="dense"), norm)(x)
     x = keras.layers.LeakyReLU(0.2, name="dense_lrelu")(x)
     logit = _weighted(keras.layers.Dense(1, name="logit"), norm)(x)
