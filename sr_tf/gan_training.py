@@ -66,6 +66,7 @@ from sr_tf.models.discriminator import (
     unet_discriminator,
 )
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
+from sr_tf.training import freeze_batch_norm
 from sr_tf.upsampler_split import split_at_upsampler
 from sr_tf.weights import load_generator_weights
 
@@ -105,6 +106,7 @@ class GanConfig(RunConfig):
     freeze_upsampler: bool = (
         False  # train the residual body only (the upsampler and output layer stay)
     )
+    freeze_batch_norm: bool = False  # G's batch norm uses its moving statistics while training
     vgg_weights: str = "imagenet"  # "imagenet" (Keras cache) or a weights file
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
     d_input: str = "rgb"  # "luma": D (and so the adversarial and dfm terms) sees Y only
@@ -121,6 +123,7 @@ class GanConfig(RunConfig):
         "d_arch": "srgan",
         "r1_weight": 0.0,
         "spectrum_margin": 1.0,
+        "freeze_batch_norm": False,
     }
 
     def __post_init__(self):
@@ -248,7 +251,11 @@ class GanStage(Stage):
         return {"vgg_features": self.config.vgg_features, "tfgan": TFGAN_SOURCE}
 
     def build_generator(self) -> keras.Model:
-        return build_model(self.config.model, self.config.scale, **self.config.model_overrides)
+        cfg = self.config
+        model = build_model(cfg.model, cfg.scale, **cfg.model_overrides)
+        if cfg.freeze_batch_norm and not freeze_batch_norm(model):
+            raise UserError(f"--freeze-batch-norm: {cfg.model} has no batch norm")
+        return model
 
     def build(self) -> None:
         cfg = self.config

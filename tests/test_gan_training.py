@@ -271,6 +271,32 @@ def test_unet_discriminator_trains_with_per_pixel_noisy_targets_and_feature_matc
     assert GanConfig.from_run(tmp_path / "run").d_arch == "unet"
 
 
+def test_frozen_batch_norm_trains_the_generator_as_it_infers(tmp_path, data, stage1):
+    from sr_tf.models.layers import batch_norm_layers
+
+    with pytest.raises(UserError, match="no batch norm"):
+        gan_engine(tiny(stage1, freeze_batch_norm=True), tmp_path / "edsr")
+    cfg = tiny(stage1, model="srresnet", init=stage1["srresnet"], freeze_batch_norm=True, ema=0.9)
+    trainer = gan_engine(cfg, tmp_path / "run")
+    generator = trainer.stage.generator
+    norms = batch_norm_layers(generator)
+    assert norms and not any(layer.trainable for layer in norms)
+    assert not any(layer.trainable for layer in batch_norm_layers(trainer.ema_generator))
+    lr, hr = next(iter(training_dataset(folder_source(data), 4, 24, 2, seed=1)))
+    # the very function of inference: training mode gives the inference-mode output
+    np.testing.assert_allclose(
+        np.asarray(generator(lr, training=True)), np.asarray(generator(lr, training=False))
+    )
+    statistics = [np.asarray(v) for layer in norms for v in layer.weights]
+    kernel = np.asarray(generator.trainable_variables[0])
+    values = trainer.train_step([(lr, hr)])
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert not np.array_equal(np.asarray(generator.trainable_variables[0]), kernel)
+    for before, after in zip(statistics, (v for layer in norms for v in layer.weights)):
+        np.testing.assert_array_equal(before, np.asarray(after))
+    assert GanConfig.from_run(tmp_path / "run").freeze_batch_norm
+
+
 def test_fourier_discriminator_trains_its_spectrum_branch(tmp_path, data, stage1):
     cfg = tiny(stage1, d_arch="fourier")
     trainer = gan_engine(cfg, tmp_path / "run")

@@ -128,8 +128,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--freeze-batch-norm",
         action="store_true",
-        help="stage 1, fine-tuning a converged SRResNet: batch norm normalises with its moving "
-        "statistics while training, as at inference (docs/training.md)",
+        help="fine-tuning a converged SRResNet (either stage): batch norm normalises with its "
+        "moving statistics while training, as at inference, so the network trains as the "
+        "function it computes at test time (docs/training.md)",
     )
     g = p.add_argument_group("gan stage (docs/training.md)")
     g.add_argument(
@@ -323,8 +324,6 @@ def main(argv=None) -> int:
     if args.restart:
         restart(args)
     if args.stage == "gan":
-        if args.freeze_batch_norm:
-            raise UserError("--freeze-batch-norm is a stage-1 (--stage pixel) option")
         return main_gan(args, overrides)
     patch = args.patch_size or (96 if args.model == "srresnet" else 48 * args.scale)
     config = TrainConfig(
@@ -389,6 +388,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         d_norm=args.d_norm,
         d_arch=args.d_arch,
         freeze_upsampler=args.freeze_upsampler,
+        freeze_batch_norm=args.freeze_batch_norm,
         d_input=args.d_input,
         vgg_weights=args.vgg_weights,
         random_vgg=args.random_vgg,
