@@ -46,7 +46,8 @@ from sr_tf.distribute import (
 from sr_tf.errors import UserError
 from sr_tf.imageio import to_uint8
 from sr_tf.metrics import psnr_y
-from sr_tf.models import MODEL_NAMES
+from sr_tf.models import MODEL_NAMES, build_model
+from sr_tf.models.layers import batch_norm_layers
 from sr_tf.progress import Progress
 from sr_tf.run_folder import RunFolder, read_run_record
 
@@ -76,6 +77,7 @@ class RunConfig:
     precision: str = "float32"  # a Keras dtype policy: float32, mixed_bfloat16, mixed_float16
     ema: float = 0.0  # decay of the generator's exponential moving average; 0: none
     degradation: str = "bicubic"  # how LR is made from HR (sr_tf.degradations spec)
+    freeze_batch_norm: bool = False  # batch norm uses its moving statistics while training
 
     # Fields that may change between a run and its resumption.
     RESUMABLE_CHANGES = (
@@ -88,7 +90,12 @@ class RunConfig:
         "init",
     )
     # Fields newer than some run folders: a run.json without them had these values.
-    ADDED_FIELDS = {"precision": "float32", "ema": 0.0, "degradation": "bicubic"}
+    ADDED_FIELDS = {
+        "precision": "float32",
+        "ema": 0.0,
+        "degradation": "bicubic",
+        "freeze_batch_norm": False,
+    }
 
     @classmethod
     def from_run(cls, folder: str | Path, **changes):
@@ -129,6 +136,21 @@ class RunConfig:
             )
         if not 0.0 <= self.ema < 1.0:
             raise UserError("--ema must be in [0, 1), e.g. 0.999 (0: off)")
+
+
+def freeze_batch_norm(model: keras.Model) -> int:
+    """Make ``model``'s batch-norm layers normalise with their moving statistics while training,
+    and keep those statistics and their scale/offset fixed; how many layers.
+
+    The network then trains as exactly the function it computes at inference: the noise of
+    per-batch statistics of small patches, and the mismatch between those and the moving
+    averages used at test time, are gone.  For fine-tuning a converged model only: the moving
+    statistics must already describe its activations.
+    """
+    layers = batch_norm_layers(model)
+    for layer in layers:
+        layer.trainable = False  # Keras 3: a frozen BatchNormalization runs in inference mode
+    return len(layers)
 
 
 @contextlib.contextmanager
@@ -201,8 +223,13 @@ class Stage:
         raise NotImplementedError
 
     def build_generator(self) -> keras.Model:
-        """A fresh generator of this run's architecture (the EMA copy is one)."""
-        raise NotImplementedError
+        """A fresh generator of this run's architecture (the EMA copy is one), its batch norm
+        frozen with ``freeze_batch_norm``."""
+        cfg = self.config
+        model = build_model(cfg.model, cfg.scale, **cfg.model_overrides)
+        if cfg.freeze_batch_norm and not freeze_batch_norm(model):
+            raise UserError(f"--freeze-batch-norm: {cfg.model} has no batch norm")
+        return model
 
     def checkpoint_objects(self) -> dict:
         """Networks and optimizers by checkpoint key."""
@@ -495,6 +522,7 @@ __all__ = [
     "RunFolder",
     "Stage",
     "adam",
+    "freeze_batch_norm",
     "precision_policy",
     "scale_loss",
     "validate",

@@ -56,7 +56,6 @@ from sr_tf.losses_artefacts import (
     to_luma,
 )
 from sr_tf.losses_random import RANDOM_TERMS, RandomFeatureLoss, random_feature_network
-from sr_tf.models import build_model
 from sr_tf.models.discriminator import (
     ARCHITECTURES,
     NORMS,
@@ -66,7 +65,6 @@ from sr_tf.models.discriminator import (
     unet_discriminator,
 )
 from sr_tf.tfgan_compat import SOURCE as TFGAN_SOURCE
-from sr_tf.training import freeze_batch_norm
 from sr_tf.upsampler_split import split_at_upsampler
 from sr_tf.weights import load_generator_weights
 
@@ -106,7 +104,6 @@ class GanConfig(RunConfig):
     freeze_upsampler: bool = (
         False  # train the residual body only (the upsampler and output layer stay)
     )
-    freeze_batch_norm: bool = False  # G's batch norm uses its moving statistics while training
     vgg_weights: str = "imagenet"  # "imagenet" (Keras cache) or a weights file
     random_vgg: bool = False  # untrained VGG19 features: for testing the wiring only
     d_input: str = "rgb"  # "luma": D (and so the adversarial and dfm terms) sees Y only
@@ -123,7 +120,6 @@ class GanConfig(RunConfig):
         "d_arch": "srgan",
         "r1_weight": 0.0,
         "spectrum_margin": 1.0,
-        "freeze_batch_norm": False,
     }
 
     def __post_init__(self):
@@ -249,13 +245,6 @@ class GanStage(Stage):
 
     def run_record(self) -> dict:
         return {"vgg_features": self.config.vgg_features, "tfgan": TFGAN_SOURCE}
-
-    def build_generator(self) -> keras.Model:
-        cfg = self.config
-        model = build_model(cfg.model, cfg.scale, **cfg.model_overrides)
-        if cfg.freeze_batch_norm and not freeze_batch_norm(model):
-            raise UserError(f"--freeze-batch-norm: {cfg.model} has no batch norm")
-        return model
 
     def build(self) -> None:
         cfg = self.config

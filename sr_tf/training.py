@@ -18,8 +18,6 @@ from sr_tf.data import ImageSource
 from sr_tf.engine import Engine, RunConfig, Stage, adam, scale_loss
 from sr_tf.errors import UserError
 from sr_tf.losses import DEFAULT_LOSS, PIXEL_LOSSES, pixel_loss
-from sr_tf.models import build_model
-from sr_tf.models.layers import batch_norm_layers
 from sr_tf.weights import init_from_other_scale
 
 log = logging.getLogger(__name__)
@@ -32,9 +30,6 @@ class TrainConfig(RunConfig):
     decay_steps: int = 200_000  # EDSR: halve every 2e5 steps
     decay_rate: float = 0.5
     loss: str = ""  # "l1" or "mse"; empty = the paper's choice for the model
-    freeze_batch_norm: bool = False  # batch norm uses its moving statistics while training
-
-    ADDED_FIELDS = {**RunConfig.ADDED_FIELDS, "freeze_batch_norm": False}
 
     def __post_init__(self):
         if not self.loss:
@@ -42,21 +37,6 @@ class TrainConfig(RunConfig):
         if self.loss not in PIXEL_LOSSES:
             raise UserError(f"unknown loss {self.loss!r}; choose {' or '.join(PIXEL_LOSSES)}")
         self.check("decay_steps")
-
-
-def freeze_batch_norm(model: keras.Model) -> int:
-    """Make ``model``'s batch-norm layers normalise with their moving statistics while training,
-    and keep those statistics and their scale/offset fixed; how many layers.
-
-    The network then trains as exactly the function it computes at inference: the noise of
-    per-batch statistics of small patches, and the mismatch between those and the moving
-    averages used at test time, are gone.  For fine-tuning a converged model only: the moving
-    statistics must already describe its activations.
-    """
-    layers = batch_norm_layers(model)
-    for layer in layers:
-        layer.trainable = False  # Keras 3: a frozen BatchNormalization runs in inference mode
-    return len(layers)
 
 
 def step_decay(config: TrainConfig) -> keras.optimizers.schedules.LearningRateSchedule:
@@ -73,12 +53,6 @@ class PixelStage(Stage):
     def __init__(self, config: TrainConfig):
         super().__init__(config)
         self.loss_fn = pixel_loss(config.loss)
-
-    def build_generator(self) -> keras.Model:
-        model = build_model(self.config.model, self.config.scale, **self.config.model_overrides)
-        if self.config.freeze_batch_norm and not freeze_batch_norm(model):
-            raise UserError(f"--freeze-batch-norm: {self.config.model} has no batch norm")
-        return model
 
     def build(self) -> None:
         self.generator = self.build_generator()
@@ -127,4 +101,4 @@ def train_pixel(
     return engine.fit(train_source, val_source)
 
 
-__all__ = ["PixelStage", "TrainConfig", "freeze_batch_norm", "step_decay", "train_pixel"]
+__all__ = ["PixelStage", "TrainConfig", "step_decay", "train_pixel"]

@@ -10,9 +10,10 @@ import pytest
 import tensorflow as tf
 
 from sr_tf.distribute import get_strategy
+from sr_tf.engine import freeze_batch_norm
 from sr_tf.errors import UserError
 from sr_tf.models import build_model
-from sr_tf.training import PixelStage, TrainConfig, freeze_batch_norm, train_pixel
+from sr_tf.training import PixelStage, TrainConfig, train_pixel
 from tests.conftest import (
     TINY,
     store_tiny_photos,

@@ -267,6 +267,7 @@ def run_fields(args: argparse.Namespace, overrides: dict) -> dict:
         degradation=args.degradation,
         precision=args.precision,
         ema=args.ema,
+        freeze_batch_norm=args.freeze_batch_norm,
     )
 
 
@@ -332,7 +333,6 @@ def main(argv=None) -> int:
         patch_size=patch,
         decay_steps=args.decay_steps,
         loss=args.loss or "",
-        freeze_batch_norm=args.freeze_batch_norm,
     )
     logging.getLogger("sr_tf.cli").info(
         "finding the training images in %s", ", ".join(args.datasets) or "DIV2K (TFDS)"
@@ -388,7 +388,6 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         d_norm=args.d_norm,
         d_arch=args.d_arch,
         freeze_upsampler=args.freeze_upsampler,
-        freeze_batch_norm=args.freeze_batch_norm,
         d_input=args.d_input,
         vgg_weights=args.vgg_weights,
         random_vgg=args.random_vgg,

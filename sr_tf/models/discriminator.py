@@ -15,6 +15,7 @@ _BODY = ((1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2))
 _FOURIER_BODY = ((1, 2), (2, 2), (4, 2), (8, 2))
 NORMS = ("batch", "layer", "none", "spectral")
 ARCHITECTURES = ("srgan", "unet", "fourier")
+UNET_NORMS = ("spectral", "none")
 # Floor of the spectrum's amplitude (orthonormal FFT of [0, 1] images): about a tenth of a grey
 # level spread over a 96 x 96 patch, far below any texture, so it bounds only the log's range.
 _AMPLITUDE_FLOOR = 1e-3
@@ -45,9 +46,6 @@ class LogAmplitudeSpectrum(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         return (n, h, None if w is None else w // 2 + 1, c)
-
-
-UNET_NORMS = ("spectral", "none")
 
 
 def _norm(kind: str, name: str) -> keras.layers.Layer | None:
