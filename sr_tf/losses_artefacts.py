@@ -1,5 +1,5 @@
 """Content terms of the GAN stage against its artefacts: chroma, LDL, D feature matching and
-spectrum excess.
+spectrum excess; and one for texture, the gradient profile.
 
 * ``cbcr_loss``: MSE over the BT.601 Cb and Cr channels (coloured grain and colour fringes);
 * ``ldl_loss``: the locally discriminative learning loss (Liang, Zeng and Zhang, CVPR 2022):
@@ -23,7 +23,7 @@ import tensorflow as tf
 from sr_tf.artefacts import SPECTRUM_FLOOR, spectrum_bands
 
 # content-term names (sr_tf.losses.parse_content)
-ARTEFACT_TERMS = ("cbcr", "ldl", "dfm", "spectrum")
+ARTEFACT_TERMS = ("cbcr", "ldl", "dfm", "spectrum", "gradmag")
 
 # BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
 # NumPy, not tf.constant: a tensor made at import would start TensorFlow's context, after
@@ -33,6 +33,7 @@ _CBCR = np.array([[-37.797, 112.0], [-74.203, -93.786], [112.0, -18.214]], np.fl
 _LUMA = np.array([[0.299], [0.587], [0.114]], np.float32)  # BT.601, full range
 LDL_WINDOW = 7  # the paper's 7x7 local-variance window
 LDL_POWER = 1 / 5  # the paper's exponent on the patch-level (global) variance
+GRADIENT_EPSILON = 1e-8  # inside the square root: its gradient is infinite at zero
 
 
 def to_chroma(images: tf.Tensor) -> tf.Tensor:
@@ -111,6 +112,20 @@ def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor, margin: float = 1.0) -> t
     return tf.reduce_mean(tf.nn.relu(excess), axis=1)
 
 
+def gradient_magnitude(images: tf.Tensor) -> tf.Tensor:
+    """Central-difference gradient magnitude of the luma of [B, H, W, 3] images: [B, H-2, W-2, 1]."""
+    y = to_luma(tf.cast(images, tf.float32))
+    dx = y[:, 1:-1, 2:] - y[:, 1:-1, :-2]
+    dy = y[:, 2:, 1:-1] - y[:, :-2, 1:-1]
+    return tf.sqrt(tf.square(dx) + tf.square(dy) + GRADIENT_EPSILON)
+
+
+def gradient_profile_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Per-example L1 between the luma gradient magnitudes of HR and SR."""
+    target = tf.stop_gradient(gradient_magnitude(hr))
+    return tf.reduce_mean(tf.abs(gradient_magnitude(sr) - target), axis=[1, 2, 3])
+
+
 def feature_matching(real: list[tf.Tensor], fake: list[tf.Tensor]) -> tf.Tensor:
     """Per-example L1 between D's features of HR (no gradient) and SR, averaged over layers."""
     return layer_mean(
@@ -135,6 +150,8 @@ __all__ = [
     "artifact_map",
     "cbcr_loss",
     "feature_matching",
+    "gradient_magnitude",
+    "gradient_profile_loss",
     "layer_mean",
     "ldl_loss",
     "spectrum_excess_loss",

@@ -135,3 +135,27 @@ def test_spectrum_gradient_reaches_sr_only_and_lowers_the_excess():
     before = float(loss)
     sr.assign_sub(0.05 * grad / tf.reduce_max(tf.abs(grad)))
     assert float(tf.reduce_sum(spectrum_excess_loss(hr, sr))) < before
+
+
+def test_gradient_profile_term_asks_for_edge_strength_not_its_sign():
+    from sr_tf.losses_artefacts import gradient_magnitude, gradient_profile_loss
+
+    ramp = np.tile(np.linspace(0.2, 0.8, 16, dtype=np.float32), (16, 1))
+    hr = tf.constant(np.repeat(ramp[None, :, :, None], 3, axis=-1))
+    # central differences: 2 steps of the ramp per pixel, on luma (grey: luma = the value)
+    np.testing.assert_allclose(gradient_magnitude(hr), 2 * 0.6 / 15, rtol=1e-3)
+    flipped = hr[:, :, ::-1]  # same strength, opposite sign
+    assert float(gradient_profile_loss(hr, flipped)[0]) < 1e-4
+    flat = tf.fill(hr.shape, 0.5)
+    assert float(gradient_profile_loss(hr, flat)[0]) > 0.07
+    sr = tf.Variable(flat + 0.01 * tf.random.stateless_normal(hr.shape, [0, 1]))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(hr)
+        loss = tf.reduce_sum(gradient_profile_loss(hr, sr))
+    assert tape.gradient(loss, hr) is None
+    grad = tape.gradient(loss, sr)
+    assert np.isfinite(grad.numpy()).all()
+    before = float(loss)
+    sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(tf.reduce_sum(gradient_profile_loss(hr, sr))) < before
+    assert "gradmag" in CONTENT_TERMS
