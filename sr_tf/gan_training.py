@@ -9,7 +9,7 @@ Each step draws ``d_steps`` batches: the discriminator is updated on each of the
 generator on the last one, against the just-updated discriminator (alternating updates).
 Generator loss = weighted content terms (pixel MSE/L1, VGG22/VGG54 features, the grid term, and
 the artefact terms of ``sr_tf.losses_artefacts``: cbcr, ldl against the engine's EMA generator,
-dfm on D's features, spectrum, gradmag; rand and randgram on ``sr_tf.losses_random``'s fixed random network) +
+dfm on D's features, spectrum, gradmag, structure; rand and randgram on ``sr_tf.losses_random``'s fixed random network) +
 ``adv_weight`` x adversarial loss; the adversarial objectives are
 ``sr_tf.losses.ADVERSARIAL`` (tensorflow-gan).  ``d_input="luma"`` shows D the luma only;
 ``adv_ratio`` with no ``adv_weight`` calibrates the weight first (``sr_tf.gan_calibration``);
@@ -54,6 +54,7 @@ from sr_tf.losses_artefacts import (
     gradient_profile_loss,
     ldl_loss,
     spectrum_excess_loss,
+    structure_tensor_loss,
     to_luma,
 )
 from sr_tf.losses_random import RANDOM_TERMS, RandomFeatureLoss, random_feature_network
@@ -339,6 +340,8 @@ class GanStage(Stage):
                 value = spectrum_excess_loss(hr, sr, self.config.spectrum_margin)
             elif name == "gradmag":
                 value = gradient_profile_loss(hr, sr)
+            elif name == "structure":
+                value = structure_tensor_loss(hr, sr)
             elif name in self.random_losses:
                 value = self.random_losses[name](hr, sr)
             else:

@@ -1,5 +1,5 @@
 """Content terms of the GAN stage against its artefacts: chroma, LDL, D feature matching and
-spectrum excess; and one for texture, the gradient profile.
+spectrum excess; and two for texture, the gradient profile and the structure tensor.
 
 * ``cbcr_loss``: MSE over the BT.601 Cb and Cr channels (coloured grain and colour fringes);
 * ``ldl_loss``: the locally discriminative learning loss (Liang, Zeng and Zhang, CVPR 2022):
@@ -23,7 +23,7 @@ import tensorflow as tf
 from sr_tf.artefacts import SPECTRUM_FLOOR, spectrum_bands
 
 # content-term names (sr_tf.losses.parse_content)
-ARTEFACT_TERMS = ("cbcr", "ldl", "dfm", "spectrum", "gradmag")
+ARTEFACT_TERMS = ("cbcr", "ldl", "dfm", "spectrum", "gradmag", "structure")
 
 # BT.601 chroma rows for [0, 1] RGB (MATLAB rgb2ycbcr's divided by 255, offsets dropped).
 # NumPy, not tf.constant: a tensor made at import would start TensorFlow's context, after
@@ -34,6 +34,10 @@ _LUMA = np.array([[0.299], [0.587], [0.114]], np.float32)  # BT.601, full range
 LDL_WINDOW = 7  # the paper's 7x7 local-variance window
 LDL_POWER = 1 / 5  # the paper's exponent on the patch-level (global) variance
 GRADIENT_EPSILON = 1e-8  # inside the square root: its gradient is infinite at zero
+STRUCTURE_WINDOW = 7  # structure tensor neighbourhood, output pixels (LDL's window size)
+# gx, gy of [0, 1] luma are ~0.01-0.1 on texture, their products ~1e-4-1e-2: scaled so that
+# the term is of the order of the gradient profile's
+STRUCTURE_SCALE = 10.0
 
 
 def to_chroma(images: tf.Tensor) -> tf.Tensor:
@@ -112,11 +116,15 @@ def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor, margin: float = 1.0) -> t
     return tf.reduce_mean(tf.nn.relu(excess), axis=1)
 
 
+def _luma_gradients(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Central differences gx, gy of the luma: [B, H-2, W-2, 1] each."""
+    y = to_luma(tf.cast(images, tf.float32))
+    return y[:, 1:-1, 2:] - y[:, 1:-1, :-2], y[:, 2:, 1:-1] - y[:, :-2, 1:-1]
+
+
 def gradient_magnitude(images: tf.Tensor) -> tf.Tensor:
     """Central-difference gradient magnitude of the luma of [B, H, W, 3] images: [B, H-2, W-2, 1]."""
-    y = to_luma(tf.cast(images, tf.float32))
-    dx = y[:, 1:-1, 2:] - y[:, 1:-1, :-2]
-    dy = y[:, 2:, 1:-1] - y[:, :-2, 1:-1]
+    dx, dy = _luma_gradients(images)
     return tf.sqrt(tf.square(dx) + tf.square(dy) + GRADIENT_EPSILON)
 
 
@@ -124,6 +132,21 @@ def gradient_profile_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     """Per-example L1 between the luma gradient magnitudes of HR and SR."""
     target = tf.stop_gradient(gradient_magnitude(hr))
     return tf.reduce_mean(tf.abs(gradient_magnitude(sr) - target), axis=[1, 2, 3])
+
+
+def structure_tensor(images: tf.Tensor, window: int = STRUCTURE_WINDOW) -> tf.Tensor:
+    """Local structure tensor of the luma of [B, H, W, 3] images: the ``window`` x ``window``
+    means of gx^2, gy^2 and gx*gy (central differences), [B, H-1-window, W-1-window, 3]."""
+    gx, gy = _luma_gradients(images)
+    products = tf.concat([gx * gx, gy * gy, gx * gy], axis=-1)
+    return tf.nn.avg_pool2d(products, window, 1, "VALID")
+
+
+def structure_tensor_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Per-example L1 between the local structure tensors of HR and SR (x STRUCTURE_SCALE)."""
+    target = tf.stop_gradient(structure_tensor(hr))
+    difference = tf.abs(structure_tensor(sr) - target)
+    return STRUCTURE_SCALE * tf.reduce_mean(difference, axis=[1, 2, 3])
 
 
 def feature_matching(real: list[tf.Tensor], fake: list[tf.Tensor]) -> tf.Tensor:
@@ -155,6 +178,8 @@ __all__ = [
     "layer_mean",
     "ldl_loss",
     "spectrum_excess_loss",
+    "structure_tensor",
+    "structure_tensor_loss",
     "band_power",
     "to_chroma",
     "to_luma",

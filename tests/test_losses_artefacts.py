@@ -159,3 +159,36 @@ def test_gradient_profile_term_asks_for_edge_strength_not_its_sign():
     sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
     assert float(tf.reduce_sum(gradient_profile_loss(hr, sr))) < before
     assert "gradmag" in CONTENT_TERMS
+
+
+def test_structure_term_wants_the_orientation_of_the_texture_not_its_phase():
+    from sr_tf.losses_artefacts import structure_tensor, structure_tensor_loss
+
+    x = np.arange(42, dtype=np.float32)  # six periods: np.roll wraps without a seam
+    # period 7: the 7-wide window holds two periods of gx^2, so the tensor is the same everywhere
+    vertical = 0.5 + 0.2 * np.sin(2 * np.pi * x / 7)[None, :].repeat(42, 0)
+
+    def rgb(grey):
+        return tf.constant(np.repeat(grey[None, :, :, None], 3, axis=-1))
+
+    hr = rgb(vertical)
+    shifted = rgb(np.roll(vertical, 3, axis=1))  # the same stripes, nearly opposite phase
+    horizontal = rgb(vertical.T)  # the same energy, the other orientation
+    flat = tf.fill(hr.shape, 0.5)
+    tensor = structure_tensor(hr).numpy()
+    assert tensor.shape == (1, 34, 34, 3)
+    assert tensor[..., 0].min() > 0.01 and np.abs(tensor[..., 1:]).max() < 1e-6  # gx^2 only
+    same = float(structure_tensor_loss(hr, shifted)[0])
+    none = float(structure_tensor_loss(hr, flat)[0])
+    wrong = float(structure_tensor_loss(hr, horizontal)[0])
+    assert same < 0.01 * none
+    assert wrong > 1.9 * none  # texture of the wrong orientation costs more than no texture
+    sr = tf.Variable(flat + 0.01 * tf.random.stateless_normal(hr.shape, [0, 2]))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(structure_tensor_loss(hr, sr))
+    grad = tape.gradient(loss, sr)
+    assert np.isfinite(grad.numpy()).all()
+    before = float(loss)
+    sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(tf.reduce_sum(structure_tensor_loss(hr, sr))) < before
+    assert "structure" in CONTENT_TERMS
