@@ -97,6 +97,7 @@ class GanConfig(RunConfig):
     gp_weight: float = 10.0  # wasserstein-gp only
     r1_weight: float = 0.0  # R1 penalty on D at real images (any objective); 0: off
     spectrum_margin: float = 1.0  # the spectrum term's free ratio of SR to HR band power
+    gradmag_sigma: float = 0.0  # Gaussian blur of the luma before the gradmag term; 0: none
     label_smoothing: float = 0.0  # tfgan's amount for minimax/modified (real target 1 - s/2)
     noisy_labels: bool = False  # D targets: real ~ U(0.7, 1), fake ~ U(0, 0.3)
     d_steps: int = 1
@@ -122,6 +123,7 @@ class GanConfig(RunConfig):
         "d_arch": "srgan",
         "r1_weight": 0.0,
         "spectrum_margin": 1.0,
+        "gradmag_sigma": 0.0,
     }
 
     def __post_init__(self):
@@ -141,6 +143,8 @@ class GanConfig(RunConfig):
             raise UserError(f"unknown --d-input {self.d_input!r}; choose {', '.join(D_INPUTS)}")
         if self.spectrum_margin < 1:
             raise UserError("--spectrum-margin must be >= 1 (1: no margin)")
+        if self.gradmag_sigma < 0:
+            raise UserError("--gradmag-sigma must be >= 0 (0: no blur)")
         if self.r1_weight < 0:
             raise UserError("--r1-weight must be >= 0 (0: off)")
         if self.adv_ratio < 0:
@@ -339,7 +343,7 @@ class GanStage(Stage):
             elif name == "spectrum":
                 value = spectrum_excess_loss(hr, sr, self.config.spectrum_margin)
             elif name == "gradmag":
-                value = gradient_profile_loss(hr, sr)
+                value = gradient_profile_loss(hr, sr, self.config.gradmag_sigma)
             elif name == "structure":
                 value = structure_tensor_loss(hr, sr)
             elif name in self.random_losses:

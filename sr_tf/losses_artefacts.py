@@ -116,22 +116,38 @@ def spectrum_excess_loss(hr: tf.Tensor, sr: tf.Tensor, margin: float = 1.0) -> t
     return tf.reduce_mean(tf.nn.relu(excess), axis=1)
 
 
-def _luma_gradients(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Central differences gx, gy of the luma: [B, H-2, W-2, 1] each."""
-    y = to_luma(tf.cast(images, tf.float32))
+def _luma_gradients(images: tf.Tensor, sigma: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+    """Central differences gx, gy of the luma (blurred by ``sigma``): [B, H-2, W-2, 1] each."""
+    y = gaussian_blur(to_luma(tf.cast(images, tf.float32)), sigma)
     return y[:, 1:-1, 2:] - y[:, 1:-1, :-2], y[:, 2:, 1:-1] - y[:, :-2, 1:-1]
 
 
-def gradient_magnitude(images: tf.Tensor) -> tf.Tensor:
-    """Central-difference gradient magnitude of the luma of [B, H, W, 3] images: [B, H-2, W-2, 1]."""
-    dx, dy = _luma_gradients(images)
+def gaussian_blur(images: tf.Tensor, sigma: float) -> tf.Tensor:
+    """[B, H, W, C] blurred by a Gaussian of ``sigma`` pixels (reflect padding); 0: as is."""
+    if sigma <= 0:
+        return images
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    channels = images.shape[-1]
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
+    rows = tf.constant(np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1)), images.dtype)
+    cols = tf.reshape(rows, [1, -1, channels, 1])
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(blurred, cols, [1, 1, 1, 1], "VALID")
+
+
+def gradient_magnitude(images: tf.Tensor, sigma: float = 0.0) -> tf.Tensor:
+    """Central-difference gradient magnitude of the luma of [B, H, W, 3] images, blurred first
+    by a Gaussian of ``sigma`` pixels (0: not): [B, H-2, W-2, 1]."""
+    dx, dy = _luma_gradients(images, sigma)
     return tf.sqrt(tf.square(dx) + tf.square(dy) + GRADIENT_EPSILON)
 
 
-def gradient_profile_loss(hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-    """Per-example L1 between the luma gradient magnitudes of HR and SR."""
-    target = tf.stop_gradient(gradient_magnitude(hr))
-    return tf.reduce_mean(tf.abs(gradient_magnitude(sr) - target), axis=[1, 2, 3])
+def gradient_profile_loss(hr: tf.Tensor, sr: tf.Tensor, sigma: float = 0.0) -> tf.Tensor:
+    """Per-example L1 between the luma gradient magnitudes of HR and SR (at blur ``sigma``)."""
+    target = tf.stop_gradient(gradient_magnitude(hr, sigma))
+    return tf.reduce_mean(tf.abs(gradient_magnitude(sr, sigma) - target), axis=[1, 2, 3])
 
 
 def structure_tensor(images: tf.Tensor, window: int = STRUCTURE_WINDOW) -> tf.Tensor:
@@ -173,6 +189,7 @@ __all__ = [
     "artifact_map",
     "cbcr_loss",
     "feature_matching",
+    "gaussian_blur",
     "gradient_magnitude",
     "gradient_profile_loss",
     "layer_mean",

@@ -192,3 +192,25 @@ def test_structure_term_wants_the_orientation_of_the_texture_not_its_phase():
     sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
     assert float(tf.reduce_sum(structure_tensor_loss(hr, sr))) < before
     assert "structure" in CONTENT_TERMS
+
+
+def test_gradient_profile_with_blur_asks_for_edges_not_fine_patterns():
+    from sr_tf.losses_artefacts import gaussian_blur, gradient_profile_loss
+
+    flat = tf.fill([1, 32, 32, 3], 0.5)
+    blurred = gaussian_blur(flat, 1.0)
+    assert blurred.shape == flat.shape
+    np.testing.assert_allclose(blurred, 0.5, atol=1e-6)  # the taps sum to one
+    x = np.arange(32, dtype=np.float32)
+
+    def columns(values):
+        return tf.constant(np.tile(values[None, None, :, None], (1, 32, 1, 3)))
+
+    # stripes of period 4 on a flat photo: what central differences see most of
+    stripes = columns(0.5 + 0.1 * np.sin(2 * np.pi * x / 4 + 0.7))
+    fine, blurred_fine = (float(gradient_profile_loss(flat, stripes, s)[0]) for s in (0.0, 1.5))
+    assert blurred_fine < 0.1 * fine
+    edge = columns(0.3 + 0.4 * (x > 15))
+    soft = gaussian_blur(edge, 2.0)  # the edge made soft: seen at both scales
+    sharp_cost, blurred_cost = (float(gradient_profile_loss(edge, soft, s)[0]) for s in (0.0, 1.5))
+    assert blurred_cost > 0.3 * sharp_cost > 0

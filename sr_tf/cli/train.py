@@ -176,6 +176,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--gp-weight", type=float, default=10.0, help="gradient-penalty weight (wasserstein-gp)"
     )
     g.add_argument(
+        "--gradmag-sigma",
+        type=float,
+        default=0.0,
+        help="blur the luma with a Gaussian of this sigma (output pixels) before the gradmag "
+        "content term: edge strength at that scale, none for finer detail (default 0: none)",
+    )
+    g.add_argument(
         "--spectrum-margin",
         type=float,
         default=1.0,
@@ -380,6 +387,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         gp_weight=args.gp_weight,
         r1_weight=args.r1_weight,
         spectrum_margin=args.spectrum_margin,
+        gradmag_sigma=args.gradmag_sigma,
         label_smoothing=args.label_smoothing,
         noisy_labels=args.noisy_labels,
         d_steps=args.d_steps,
