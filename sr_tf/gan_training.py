@@ -98,6 +98,9 @@ class GanConfig(RunConfig):
     r1_weight: float = 0.0  # R1 penalty on D at real images (any objective); 0: off
     spectrum_margin: float = 1.0  # the spectrum term's free ratio of SR to HR band power
     gradmag_sigma: float = 0.0  # Gaussian blur of the luma before the gradmag term; 0: none
+    # > 0: the gradmag term asks for no more than this many times the edge strength of the
+    # start generator (a frozen copy of --init) at each pixel: contrast, not new structure
+    gradmag_cap: float = 0.0
     label_smoothing: float = 0.0  # tfgan's amount for minimax/modified (real target 1 - s/2)
     noisy_labels: bool = False  # D targets: real ~ U(0.7, 1), fake ~ U(0, 0.3)
     d_steps: int = 1
@@ -124,6 +127,7 @@ class GanConfig(RunConfig):
         "r1_weight": 0.0,
         "spectrum_margin": 1.0,
         "gradmag_sigma": 0.0,
+        "gradmag_cap": 0.0,
     }
 
     def __post_init__(self):
@@ -145,6 +149,10 @@ class GanConfig(RunConfig):
             raise UserError("--spectrum-margin must be >= 1 (1: no margin)")
         if self.gradmag_sigma < 0:
             raise UserError("--gradmag-sigma must be >= 0 (0: no blur)")
+        if self.gradmag_cap < 0:
+            raise UserError("--gradmag-cap must be >= 0 (0: no cap)")
+        if self.gradmag_cap and "gradmag" not in names:
+            raise UserError("--gradmag-cap needs the gradmag content term")
         if self.r1_weight < 0:
             raise UserError("--r1-weight must be >= 0 (0: off)")
         if self.adv_ratio < 0:
@@ -236,6 +244,7 @@ class GanStage(Stage):
         self.d_view = to_luma if config.d_input == "luma" else (lambda images: images)
         self.uses_ldl, self.uses_dfm = "ldl" in names, "dfm" in names
         self.d_with_features: keras.Model | None = None  # D also returning its features (dfm)
+        self.start_generator: keras.Model | None = None  # frozen --init copy (--gradmag-cap)
         self.random_losses: dict[str, RandomFeatureLoss] = {}
 
     def prepare(self, resuming: bool) -> None:
@@ -271,6 +280,9 @@ class GanStage(Stage):
             )
         if self.uses_dfm:
             self.d_with_features = feature_model(self.discriminator)
+        if cfg.gradmag_cap:
+            self.start_generator = self.build_generator()
+            self.start_generator.trainable = False
         half = cfg.steps // 2
         self.g_optimizer = adam(gan_schedule(cfg.learning_rate, half), cfg.precision)
         self.d_optimizer = adam(gan_schedule(cfg.learning_rate, half * cfg.d_steps), cfg.precision)
@@ -290,11 +302,15 @@ class GanStage(Stage):
             "g_optimizer": self.g_optimizer,
             "d_optimizer": self.d_optimizer,
             "vgg_features": self.vgg_label,
+            # checkpointed, so that a resumed run keeps its reference without the --init file
+            **({"start_generator": self.start_generator} if self.start_generator else {}),
         }
 
     def initialise(self) -> None:
         loaded = load_generator_weights(self.generator, self.config.init)
         log.info("generator initialised from %s", loaded)
+        if self.start_generator is not None:
+            self.start_generator.set_weights(self.generator.get_weights())
 
     def notes(self) -> dict[str, str]:
         return {"run/vgg_features": self.config.vgg_features}
@@ -324,8 +340,11 @@ class GanStage(Stage):
             for name in layers
         }
 
-    def _content_terms(self, hr, sr, sr_ema=None, features=None) -> dict[str, tf.Tensor]:
-        """Each content term's batch mean; ``sr_ema`` (ldl), ``features`` = (real, fake) (dfm)."""
+    def _content_terms(
+        self, hr, sr, sr_ema=None, features=None, sr_start=None
+    ) -> dict[str, tf.Tensor]:
+        """Each content term's batch mean; ``sr_ema`` (ldl), ``features`` = (real, fake) (dfm),
+        ``sr_start`` (the start generator's output: gradmag with a cap)."""
         terms = {}
         for _, name in self.content:
             if name in self.vgg_losses:
@@ -343,7 +362,9 @@ class GanStage(Stage):
             elif name == "spectrum":
                 value = spectrum_excess_loss(hr, sr, self.config.spectrum_margin)
             elif name == "gradmag":
-                value = gradient_profile_loss(hr, sr, self.config.gradmag_sigma)
+                value = gradient_profile_loss(
+                    hr, sr, self.config.gradmag_sigma, sr_start, self.config.gradmag_cap
+                )
             elif name == "structure":
                 value = structure_tensor_loss(hr, sr)
             elif name in self.random_losses:
@@ -363,7 +384,10 @@ class GanStage(Stage):
             features = (real, fake)
         if self.uses_ldl:
             sr_ema = tf.cast(self.ema_generator(lr, training=False), tf.float32)
-        terms = self._content_terms(hr, sr, sr_ema, features)
+        sr_start = None
+        if self.start_generator is not None:
+            sr_start = tf.cast(self.start_generator(lr, training=False), tf.float32)
+        terms = self._content_terms(hr, sr, sr_ema, features, sr_start)
         if self.d_with_features is None:
             d_fake = self.discriminator(view(sr), training=True)
             if adv.needs_real_for_generator:

@@ -144,9 +144,22 @@ def gradient_magnitude(images: tf.Tensor, sigma: float = 0.0) -> tf.Tensor:
     return tf.sqrt(tf.square(dx) + tf.square(dy) + GRADIENT_EPSILON)
 
 
-def gradient_profile_loss(hr: tf.Tensor, sr: tf.Tensor, sigma: float = 0.0) -> tf.Tensor:
-    """Per-example L1 between the luma gradient magnitudes of HR and SR (at blur ``sigma``)."""
-    target = tf.stop_gradient(gradient_magnitude(hr, sigma))
+def gradient_profile_loss(
+    hr: tf.Tensor,
+    sr: tf.Tensor,
+    sigma: float = 0.0,
+    reference: tf.Tensor | None = None,
+    cap: float = 0.0,
+) -> tf.Tensor:
+    """Per-example L1 between the luma gradient magnitudes of HR and SR (at blur ``sigma``).
+
+    With a ``reference`` image and a ``cap`` > 0 the target at each pixel is the smaller of
+    HR's magnitude and ``cap`` x the reference's: SR may strengthen what the reference has, up
+    to HR, but is not asked to draw edges where the reference has none."""
+    target = gradient_magnitude(hr, sigma)
+    if reference is not None and cap > 0:
+        target = tf.minimum(target, cap * gradient_magnitude(reference, sigma))
+    target = tf.stop_gradient(target)
     return tf.reduce_mean(tf.abs(gradient_magnitude(sr, sigma) - target), axis=[1, 2, 3])
 
 

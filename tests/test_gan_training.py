@@ -312,6 +312,36 @@ def test_fourier_discriminator_trains_its_spectrum_branch(tmp_path, data, stage1
     assert GanConfig.from_run(tmp_path / "run").d_arch == "fourier"
 
 
+def test_gradmag_cap_keeps_a_frozen_start_generator_through_resume(tmp_path, data, stage1):
+    import shutil
+
+    with pytest.raises(UserError, match="gradmag"):
+        tiny(stage1, gradmag_cap=2.0)  # a cap without the term
+    init = tmp_path / "init.weights.h5"
+    shutil.copy(stage1["edsr-baseline"], init)
+    cfg = tiny(stage1, init=str(init), steps=4, content_loss="mse+0.5*gradmag", gradmag_cap=2.0)
+    source = folder_source(data)
+    first = gan_engine(cfg, tmp_path / "run")
+    start = first.stage.start_generator
+    assert start is not None and not start.trainable_variables
+    weights = [np.asarray(w) for w in start.weights]
+    for a, b in zip(weights, first.stage.generator.weights):
+        np.testing.assert_array_equal(a, np.asarray(b))  # the start: the --init weights
+    assert first.fit(source, until=2)["step"] == 2
+    moved = any(
+        not np.array_equal(a, np.asarray(b)) for a, b in zip(weights, first.stage.generator.weights)
+    )
+    assert moved
+    for a, b in zip(weights, start.weights):
+        np.testing.assert_array_equal(a, np.asarray(b))  # frozen
+    init.unlink()  # a resumed run takes its reference from the checkpoint, not from --init
+    resumed = gan_engine(cfg, tmp_path / "run")
+    for a, b in zip(weights, resumed.stage.start_generator.weights):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    assert resumed.fit(source)["step"] == 4
+    assert GanConfig.from_run(tmp_path / "run").gradmag_cap == 2.0
+
+
 def test_relativistic_with_dfm_and_gradient_penalty_on_luma(tmp_path, data, stage1):
     batches = iter(training_dataset(folder_source(data), 4, 24, 2, seed=1))
     for gan_loss, extra in (("relativistic", {}), ("wasserstein-gp", {"d_norm": "layer"})):

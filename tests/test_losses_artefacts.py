@@ -214,3 +214,24 @@ def test_gradient_profile_with_blur_asks_for_edges_not_fine_patterns():
     soft = gaussian_blur(edge, 2.0)  # the edge made soft: seen at both scales
     sharp_cost, blurred_cost = (float(gradient_profile_loss(edge, soft, s)[0]) for s in (0.0, 1.5))
     assert blurred_cost > 0.3 * sharp_cost > 0
+
+
+def test_gradient_profile_with_a_cap_strengthens_only_what_the_reference_has():
+    from sr_tf.losses_artefacts import gradient_profile_loss
+
+    x = np.arange(24, dtype=np.float32)
+
+    def columns(values):
+        return tf.constant(np.tile(values[None, None, :, None], (1, 24, 1, 3)))
+
+    hr = columns(0.5 + 0.2 * np.sin(2 * np.pi * x / 6))  # texture everywhere
+    reference = columns(0.5 + 0.05 * np.sin(2 * np.pi * x / 6) * (x < 12))  # faint, left only
+    flat = tf.fill(hr.shape, 0.5)
+    free = float(gradient_profile_loss(hr, flat)[0])
+    capped = float(gradient_profile_loss(hr, flat, reference=reference, cap=2.0)[0])
+    assert capped < 0.3 * free  # the target is twice the reference's, not HR's
+    # SR that doubles the reference's contrast meets the capped target on the left and is
+    # not asked for anything on the right, where the reference is flat
+    doubled = columns(0.5 + 0.1 * np.sin(2 * np.pi * x / 6) * (x < 12))
+    assert float(gradient_profile_loss(hr, doubled, reference=reference, cap=2.0)[0]) < 1e-3
+    assert float(gradient_profile_loss(hr, reference, reference=reference, cap=0.0)[0]) > 0.05

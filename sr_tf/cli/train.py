@@ -183,6 +183,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "content term: edge strength at that scale, none for finer detail (default 0: none)",
     )
     g.add_argument(
+        "--gradmag-cap",
+        type=float,
+        default=0.0,
+        help="the gradmag term asks at each pixel for at most this many times the start "
+        "generator's (--init) edge strength: more contrast, no new structure (default 0: no cap)",
+    )
+    g.add_argument(
         "--spectrum-margin",
         type=float,
         default=1.0,
@@ -388,6 +395,7 @@ def gan_config(args: argparse.Namespace, overrides: dict):
         r1_weight=args.r1_weight,
         spectrum_margin=args.spectrum_margin,
         gradmag_sigma=args.gradmag_sigma,
+        gradmag_cap=args.gradmag_cap,
         label_smoothing=args.label_smoothing,
         noisy_labels=args.noisy_labels,
         d_steps=args.d_steps,
