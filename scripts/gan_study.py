@@ -5,6 +5,10 @@
     python scripts/gan_study.py --output runs/gan_study --only modified hinge
     python scripts/gan_study.py --output runs/gan_study --dry-run  # print the commands only
     python scripts/gan_study.py --output runs/gan_study --report docs/gan_study  # + the report
+    python scripts/gan_study.py --output runs/gan_study_fourier --d-arch fourier --freeze-batch-norm
+
+Any other train.py option (``--d-arch fourier``, ``--spectrum-margin 2``, ``--batch-size 16``)
+is passed to every objective's run, after the study's own, so it overrides them.
 
 Every objective starts from the same stage-1 generator with the same data, seed, recipe and
 budget; each run is an ordinary `train.py --stage gan` run folder (runs/gan_study/<objective>),
@@ -100,7 +104,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
     p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
-    return p.parse_args(argv)
+    args, args.train_options = p.parse_known_args(argv)
+    if args.train_options and not args.train_options[0].startswith("--"):
+        p.error(f"unexpected argument {args.train_options[0]!r}")
+    return args
 
 
 def training_command(objective: str, args: argparse.Namespace) -> list[str]:
@@ -137,6 +144,7 @@ def training_command(objective: str, args: argparse.Namespace) -> list[str]:
         *(["--freeze-upsampler"] if args.freeze_upsampler else []),
         *(["--content-loss", args.content_loss] if args.content_loss else []),
         *options,
+        *args.train_options,
         "--output",
         str(Path(args.output) / objective),
     ]
