@@ -50,7 +50,7 @@ def unsharp_mask(image: np.ndarray, amount: float, sigma: float) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
-    from sr_tf.artefacts import psnr_cbcr, texture_ratio
+    from sr_tf.artefacts import has_colour, psnr_cbcr, texture_ratio
     from sr_tf.evaluation import benchmark_pair, model_upscale
     from sr_tf.imageio import list_images
     from sr_tf.metrics import psnr_y, ssim_y
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     for path in paths:
         hr, lr = benchmark_pair(path, scale)
         sr = model_upscale(model, lr, scale)
-        colour = hr.shape[2] == 3 and (np.ptp(hr.astype(np.int16), axis=2) > 0).any()
+        colour = has_colour(hr)
         for amount in args.amounts:
             out = unsharp_mask(sr, amount, args.sigma)
             cbcr = psnr_cbcr(out, hr, shave=scale) if colour else np.nan

@@ -56,6 +56,12 @@ def _pair(sr: np.ndarray, hr: np.ndarray, shave: int) -> tuple[np.ndarray, np.nd
     return _crop(sr, shave), _crop(hr, shave)
 
 
+def has_colour(image: np.ndarray) -> bool:
+    """True for an [H, W, 3] image with some pixel whose channels differ (a grey photo stored
+    as RGB has no chroma to score)."""
+    return image.shape[2] == 3 and bool((np.ptp(image.astype(np.int16), axis=2) > 0).any())
+
+
 def psnr_cbcr(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
     """PSNR (peak 255) over the Cb and Cr channels together, after the border cut."""
     sr, hr = _pair(sr, hr, shave)
@@ -200,6 +206,7 @@ def spectrum_excess(
 
 __all__ = [
     "band_excess",
+    "has_colour",
     "SPECTRUM_ANGLES",
     "SPECTRUM_FLOOR",
     "SPECTRUM_RINGS",

@@ -37,7 +37,13 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from sr_tf.artefacts import phase_spread, psnr_cbcr, spectrum_excess, texture_ratio
+from sr_tf.artefacts import (
+    has_colour,
+    phase_spread,
+    psnr_cbcr,
+    spectrum_excess,
+    texture_ratio,
+)
 from sr_tf.degradations import Degradation, parse_degradation
 from sr_tf.errors import UserError
 from sr_tf.fileio import write_text_atomic
@@ -205,8 +211,7 @@ def _niqe(image: np.ndarray, scale: int, name: str) -> float:
 
 def _artefacts(score: ImageScore, sr: np.ndarray, hr: np.ndarray, scale: int, metrics) -> None:
     """Fill ``score``'s artefact measures asked for in ``metrics`` (border ``scale`` cut)."""
-    colour = hr.shape[2] == 3 and (np.ptp(hr.astype(np.int16), axis=2) > 0).any()
-    if "cbcr" in metrics and colour:  # a grey image (also one stored as RGB) has no chroma
+    if "cbcr" in metrics and has_colour(hr):  # a grey image (also one stored as RGB) has no chroma
         score.psnr_cbcr = psnr_cbcr(sr, hr, shave=scale)
     if "grid" in metrics:
         score.grid_spread = phase_spread(sr, hr, scale, shave=scale)

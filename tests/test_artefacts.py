@@ -154,3 +154,13 @@ def test_phase_means_split_a_shared_pattern_from_each_images_own():
         [artefacts.phase_means(sr, hr, 4) for sr, hr in zip(own, hrs)]
     )
     assert spread < 0.6 * tile.std() and abs(alike) < 0.5
+
+
+def test_has_colour_tells_colour_from_grey_stored_as_rgb():
+    from sr_tf.artefacts import has_colour
+
+    grey = np.full((4, 4, 3), 90, np.uint8)
+    assert not has_colour(grey) and not has_colour(grey[..., :1])
+    tinted = grey.copy()
+    tinted[2, 1, 0] = 91  # one pixel's red off by one grey level
+    assert has_colour(tinted)

@@ -126,15 +126,11 @@ def test_spectrum_gradient_reaches_sr_only_and_lowers_the_excess():
 
     hr = tf.constant(textured(48, 48)[None] / 255.0, tf.float32)
     sr = tf.Variable(with_stipple(textured(48, 48))[None] / 255.0, dtype=tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
+    with tf.GradientTape() as tape:
         tape.watch(hr)
         loss = tf.reduce_sum(spectrum_excess_loss(hr, sr))
     assert tape.gradient(loss, hr) is None
-    grad = tape.gradient(loss, sr)
-    assert np.isfinite(grad.numpy()).all()
-    before = float(loss)
-    sr.assign_sub(0.05 * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(tf.reduce_sum(spectrum_excess_loss(hr, sr))) < before
+    _one_descent_step_lowers(lambda x: spectrum_excess_loss(hr, x), sr, 0.05)
 
 
 def test_gradient_profile_term_asks_for_edge_strength_not_its_sign():
@@ -149,15 +145,11 @@ def test_gradient_profile_term_asks_for_edge_strength_not_its_sign():
     flat = tf.fill(hr.shape, 0.5)
     assert float(gradient_profile_loss(hr, flat)[0]) > 0.07
     sr = tf.Variable(flat + 0.01 * tf.random.stateless_normal(hr.shape, [0, 1]))
-    with tf.GradientTape(persistent=True) as tape:
+    with tf.GradientTape() as tape:
         tape.watch(hr)
         loss = tf.reduce_sum(gradient_profile_loss(hr, sr))
     assert tape.gradient(loss, hr) is None
-    grad = tape.gradient(loss, sr)
-    assert np.isfinite(grad.numpy()).all()
-    before = float(loss)
-    sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(tf.reduce_sum(gradient_profile_loss(hr, sr))) < before
+    _one_descent_step_lowers(lambda x: gradient_profile_loss(hr, x), sr, 0.002)
     assert "gradmag" in CONTENT_TERMS
 
 
@@ -184,13 +176,7 @@ def test_structure_term_wants_the_orientation_of_the_texture_not_its_phase():
     assert same < 0.01 * none
     assert wrong > 1.9 * none  # texture of the wrong orientation costs more than no texture
     sr = tf.Variable(flat + 0.01 * tf.random.stateless_normal(hr.shape, [0, 2]))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(structure_tensor_loss(hr, sr))
-    grad = tape.gradient(loss, sr)
-    assert np.isfinite(grad.numpy()).all()
-    before = float(loss)
-    sr.assign_sub(0.002 * grad / tf.reduce_max(tf.abs(grad)))
-    assert float(tf.reduce_sum(structure_tensor_loss(hr, sr))) < before
+    _one_descent_step_lowers(lambda x: structure_tensor_loss(hr, x), sr, 0.002)
     assert "structure" in CONTENT_TERMS
 
 
@@ -235,3 +221,14 @@ def test_gradient_profile_with_a_cap_strengthens_only_what_the_reference_has():
     doubled = columns(0.5 + 0.1 * np.sin(2 * np.pi * x / 6) * (x < 12))
     assert float(gradient_profile_loss(hr, doubled, reference=reference, cap=2.0)[0]) < 1e-3
     assert float(gradient_profile_loss(hr, reference, reference=reference, cap=0.0)[0]) > 0.05
+
+
+def _one_descent_step_lowers(loss_of, sr: tf.Variable, step: float) -> None:
+    """The gradient of ``loss_of(sr)`` (a per-example loss) is finite, and a step of ``step``
+    (at the largest pixel) against it lowers the loss."""
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(loss_of(sr))
+    grad = tape.gradient(loss, sr)
+    assert np.isfinite(grad.numpy()).all()
+    sr.assign_sub(step * grad / tf.reduce_max(tf.abs(grad)))
+    assert float(tf.reduce_sum(loss_of(sr))) < float(loss)
