@@ -101,6 +101,9 @@ class GanConfig(RunConfig):
     # > 0: the gradmag term asks for no more than this many times the edge strength of the
     # start generator (a frozen copy of --init) at each pixel: contrast, not new structure
     gradmag_cap: float = 0.0
+    # the gradmag term's pinball quantile: 0.5 is plain L1; above, too little edge strength
+    # costs more than too much
+    gradmag_quantile: float = 0.5
     label_smoothing: float = 0.0  # tfgan's amount for minimax/modified (real target 1 - s/2)
     noisy_labels: bool = False  # D targets: real ~ U(0.7, 1), fake ~ U(0, 0.3)
     d_steps: int = 1
@@ -128,6 +131,7 @@ class GanConfig(RunConfig):
         "spectrum_margin": 1.0,
         "gradmag_sigma": 0.0,
         "gradmag_cap": 0.0,
+        "gradmag_quantile": 0.5,
     }
 
     def __post_init__(self):
@@ -153,6 +157,10 @@ class GanConfig(RunConfig):
             raise UserError("--gradmag-cap must be >= 0 (0: no cap)")
         if self.gradmag_cap and "gradmag" not in names:
             raise UserError("--gradmag-cap needs the gradmag content term")
+        if not 0 < self.gradmag_quantile < 1:
+            raise UserError("--gradmag-quantile must be between 0 and 1 (0.5: plain L1)")
+        if self.gradmag_quantile != 0.5 and "gradmag" not in names:
+            raise UserError("--gradmag-quantile needs the gradmag content term")
         if self.r1_weight < 0:
             raise UserError("--r1-weight must be >= 0 (0: off)")
         if self.adv_ratio < 0:
@@ -362,8 +370,9 @@ class GanStage(Stage):
             elif name == "spectrum":
                 value = spectrum_excess_loss(hr, sr, self.config.spectrum_margin)
             elif name == "gradmag":
+                cfg = self.config
                 value = gradient_profile_loss(
-                    hr, sr, self.config.gradmag_sigma, sr_start, self.config.gradmag_cap
+                    hr, sr, cfg.gradmag_sigma, sr_start, cfg.gradmag_cap, cfg.gradmag_quantile
                 )
             elif name == "structure":
                 value = structure_tensor_loss(hr, sr)

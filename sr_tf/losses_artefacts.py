@@ -150,17 +150,23 @@ def gradient_profile_loss(
     sigma: float = 0.0,
     reference: tf.Tensor | None = None,
     cap: float = 0.0,
+    quantile: float = 0.5,
 ) -> tf.Tensor:
     """Per-example L1 between the luma gradient magnitudes of HR and SR (at blur ``sigma``).
 
     With a ``reference`` image and a ``cap`` > 0 the target at each pixel is the smaller of
     HR's magnitude and ``cap`` x the reference's: SR may strengthen what the reference has, up
-    to HR, but is not asked to draw edges where the reference has none."""
+    to HR, but is not asked to draw edges where the reference has none.
+
+    ``quantile`` > 0.5 makes the L1 asymmetric (the pinball loss, x2 so that 0.5 is plain L1):
+    a magnitude below the target costs ``quantile``, one above it ``1 - quantile``. Plain L1
+    fits the median of the magnitudes the LR allows, which for texture is below their mean."""
     target = gradient_magnitude(hr, sigma)
     if reference is not None and cap > 0:
         target = tf.minimum(target, cap * gradient_magnitude(reference, sigma))
-    target = tf.stop_gradient(target)
-    return tf.reduce_mean(tf.abs(gradient_magnitude(sr, sigma) - target), axis=[1, 2, 3])
+    shortfall = tf.stop_gradient(target) - gradient_magnitude(sr, sigma)
+    pinball = tf.maximum(quantile * shortfall, (quantile - 1.0) * shortfall)
+    return 2.0 * tf.reduce_mean(pinball, axis=[1, 2, 3])
 
 
 def structure_tensor(images: tf.Tensor, window: int = STRUCTURE_WINDOW) -> tf.Tensor:

@@ -317,9 +317,20 @@ def test_gradmag_cap_keeps_a_frozen_start_generator_through_resume(tmp_path, dat
 
     with pytest.raises(UserError, match="gradmag"):
         tiny(stage1, gradmag_cap=2.0)  # a cap without the term
+    with pytest.raises(UserError, match="gradmag-quantile needs"):
+        tiny(stage1, gradmag_quantile=0.75)
+    with pytest.raises(UserError, match="between 0 and 1"):
+        tiny(stage1, content_loss="mse+gradmag", gradmag_quantile=1.0)
     init = tmp_path / "init.weights.h5"
     shutil.copy(stage1["edsr-baseline"], init)
-    cfg = tiny(stage1, init=str(init), steps=4, content_loss="mse+0.5*gradmag", gradmag_cap=2.0)
+    cfg = tiny(
+        stage1,
+        init=str(init),
+        steps=4,
+        content_loss="mse+0.5*gradmag",
+        gradmag_cap=2.0,
+        gradmag_quantile=0.7,
+    )
     source = folder_source(data)
     first = gan_engine(cfg, tmp_path / "run")
     start = first.stage.start_generator
@@ -339,7 +350,8 @@ def test_gradmag_cap_keeps_a_frozen_start_generator_through_resume(tmp_path, dat
     for a, b in zip(weights, resumed.stage.start_generator.weights):
         np.testing.assert_array_equal(a, np.asarray(b))
     assert resumed.fit(source)["step"] == 4
-    assert GanConfig.from_run(tmp_path / "run").gradmag_cap == 2.0
+    restored = GanConfig.from_run(tmp_path / "run")
+    assert (restored.gradmag_cap, restored.gradmag_quantile) == (2.0, 0.7)
 
 
 def test_relativistic_with_dfm_and_gradient_penalty_on_luma(tmp_path, data, stage1):

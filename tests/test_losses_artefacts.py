@@ -223,6 +223,22 @@ def test_gradient_profile_with_a_cap_strengthens_only_what_the_reference_has():
     assert float(gradient_profile_loss(hr, reference, reference=reference, cap=0.0)[0]) > 0.05
 
 
+def test_gradient_profile_quantile_makes_too_little_edge_strength_cost_more():
+    from sr_tf.losses_artefacts import gradient_magnitude, gradient_profile_loss
+
+    x = np.arange(24, dtype=np.float32)
+
+    def contrast(amount):  # a ramp: the same magnitude at every pixel, amount x HR's
+        return tf.constant(np.tile(0.5 + amount * 0.01 * x[None, None, :, None], (1, 8, 1, 3)))
+
+    hr, weak, strong = contrast(1.0), contrast(0.5), contrast(1.5)
+    median = [float(gradient_profile_loss(hr, sr)[0]) for sr in (weak, strong)]
+    expected = float(tf.reduce_mean(tf.abs(gradient_magnitude(weak) - gradient_magnitude(hr))))
+    np.testing.assert_allclose(median, expected, rtol=1e-4)  # 0.5: plain L1, symmetric
+    upper = [float(gradient_profile_loss(hr, sr, quantile=0.75)[0]) for sr in (weak, strong)]
+    np.testing.assert_allclose(upper, [1.5 * expected, 0.5 * expected], rtol=1e-4)
+
+
 def _one_descent_step_lowers(loss_of, sr: tf.Variable, step: float) -> None:
     """The gradient of ``loss_of(sr)`` (a per-example loss) is finite, and a step of ``step``
     (at the largest pixel) against it lowers the loss."""
