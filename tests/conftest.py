@@ -27,6 +27,14 @@ def load_script(name: str):
     return module
 
 
+def assert_script_fails_in_one_line(script, argv: list[str], capsys) -> None:
+    """``script.main(argv)`` run as its CLI runs it exits with 2 and one line on stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        script.run_cli(lambda: script.main(argv))
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -7,7 +7,7 @@ import pytest
 from sr_tf.imageio import write_image
 from sr_tf.models import build_model
 from sr_tf.weights import save_weights_atomic
-from tests.conftest import TINY, load_script, smooth_image
+from tests.conftest import TINY, assert_script_fails_in_one_line, load_script, smooth_image
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,4 @@ def test_prints_every_term_and_the_ratio(script, tmp_path, capsys):
 
 
 def test_pixel_stage_is_one_line(script, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        script.run_cli(lambda: script.main(["--stage", "pixel"]))
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert_script_fails_in_one_line(script, ["--stage", "pixel"], capsys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import assert_script_fails_in_one_line, load_script
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,6 @@ def test_target_lies_between_the_start_and_hr(gradmag_target, tmp_path, capsys):
 
 
 def test_bad_cap_is_one_line(gradmag_target, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        gradmag_target.run_cli(
-            lambda: gradmag_target.main(["srresnet-x4", "--data", str(tmp_path), "--cap", "0"])
-        )
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert_script_fails_in_one_line(
+        gradmag_target, ["srresnet-x4", "--data", str(tmp_path), "--cap", "0"], capsys
+    )

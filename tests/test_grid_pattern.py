@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import assert_script_fails_in_one_line, load_script
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,4 @@ def test_the_script_uses_the_library_measures(grid_pattern):
 
 
 def test_unknown_reference_is_one_line(grid_pattern, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        grid_pattern.run_cli(lambda: grid_pattern.main(["no-such-model"]))
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert_script_fails_in_one_line(grid_pattern, ["no-such-model"], capsys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import assert_script_fails_in_one_line, load_script
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,6 @@ def test_texture_rises_with_the_amount(sharpening, tmp_path, capsys):
 
 
 def test_bad_sigma_is_one_line(sharpening, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        sharpening.run_cli(
-            lambda: sharpening.main(["srresnet-x4", "--data", str(tmp_path), "--sigma", "0"])
-        )
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert_script_fails_in_one_line(
+        sharpening, ["srresnet-x4", "--data", str(tmp_path), "--sigma", "0"], capsys
+    )

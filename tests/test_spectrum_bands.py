@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import load_script
+from tests.conftest import assert_script_fails_in_one_line, load_script
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,4 @@ def test_a_shipped_model_on_a_photo_like_image(spectrum_bands, tmp_path, capsys)
 
 
 def test_a_missing_image_is_one_line(spectrum_bands, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        spectrum_bands.run_cli(lambda: spectrum_bands.main(["srresnet-x4", "--images", "nope.png"]))
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert_script_fails_in_one_line(spectrum_bands, ["srresnet-x4", "--images", "nope.png"], capsys)
