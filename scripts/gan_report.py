@@ -5,10 +5,11 @@
 
 For every run folder below the study folder (one per `--gan-loss`) and for its stage-1 generator
 (the runs' `--init`, or `--stage1`): Set5/Set14 PSNR, SSIM and NIQE through
-`sr_tf.evaluation.evaluate_folder` (bicubic and HR NIQE too), the discriminator's d_real/d_fake
+`sr_tf.evaluation.evaluate_folder` (bicubic and HR NIQE too), the full-reference artefact
+measures (Cb/Cr PSNR, grid spread, texture, spectrum excess), the discriminator's d_real/d_fake
 from the TensorBoard logs with a stable/saturated verdict, steps and training wall time.  Writes
-into --output: report.md (the table), perception_distortion.png (PSNR against NIQE),
-d_curves.png (d_real/d_fake per objective), grid.png (bicubic | stage 1 | each objective | HR on
+into --output: report.md (the tables), perception_distortion.png (PSNR against NIQE),
+texture_fidelity.png (Set14 texture against Y-PSNR and Cb/Cr PSNR), d_curves.png (d_real/d_fake per objective), grid.png (bicubic | stage 1 | each objective | HR on
 two Set14 crops) and scores.json, a cache keyed by weights file, size and modification time, so
 a rerun only scores what changed.  Plots are drawn with PIL (no matplotlib needed).
 """
@@ -157,6 +158,13 @@ def verdict(gan_loss: str, d_real: list[float], d_fake: list[float]) -> tuple[st
     return "stable", stats
 
 
+ARTEFACT_COLUMNS = {  # Evaluation key: column
+    "psnr_cbcr": "Cb/Cr PSNR",
+    "grid_spread": "grid spread",
+    "texture": "texture",
+    "spectrum_excess": "spectrum excess",
+}
+
 # ---- scores --------------------------------------------------------------------------------------
 
 
@@ -169,14 +177,20 @@ def _cache_key(path: Path | str) -> str:
 
 
 def score_sets(model, scale: int, benchmarks: Path) -> dict:
-    """{set: {psnr, ssim, niqe, bicubic_*, hr_niqe}} with the library's evaluation."""
-    from sr_tf.evaluation import evaluate_folder
+    """{set: {psnr, ssim, niqe, bicubic_*, hr_niqe, psnr_cbcr, grid_spread, texture,
+    spectrum_excess}} with the library's evaluation."""
+    from sr_tf.evaluation import METRICS, evaluate_folder
 
     scores = {}
     for name in SETS:
-        result = evaluate_folder(benchmarks / name, scale, model, metrics=("psnr", "ssim", "niqe"))
+        result = evaluate_folder(benchmarks / name, scale, model, metrics=METRICS)
         scores[name] = result.to_dict()["mean"]
     return scores
+
+
+def is_complete(scores: dict) -> bool:
+    """Whether cached scores hold every measure (older caches lack the artefact measures)."""
+    return all(set(ARTEFACT_COLUMNS) <= set(scores.get(s, {})) for s in SETS)
 
 
 def load_stage1(spec: str, runs: list[tuple[str, Path, dict]]):
@@ -271,43 +285,67 @@ def label_position(
     return px + 6, py - height / 2
 
 
-def perception_distortion_png(rows: list[dict], path: Path) -> Path:
-    """PSNR (y) against NIQE (x) per set: a point per method, HR as a line (PSNR infinite)."""
+def _scatter(draw, box, points, title, xlabel, reference: tuple[str, float]) -> None:
+    """One panel: a labelled point per (label, x, y), the reference x as a dashed line."""
+    ref_label, ref_x = reference
+    xlim = _padded([p[1] for p in points] + [ref_x])
+    ylim = _padded([p[2] for p in points])
+    ax = Axes(draw, box, xlim, ylim, title, xlabel)
+    x, _ = ax(ref_x, ylim[0])
+    for y in range(box[1], box[3], 8):
+        draw.line([(x, y), (x, y + 4)], fill=(120, 120, 120))
+    draw.text((x + 3, box[1] + 4), ref_label, fill=(80, 80, 80))
+    placed: list[tuple[float, float, float, float]] = []
+    for j, (label, px_value, py_value) in enumerate(points):
+        px, py = ax(px_value, py_value)
+        colour = COLOURS[j % len(COLOURS)]
+        draw.ellipse([(px - 4, py - 4), (px + 4, py + 4)], fill=colour)
+        corner = label_position(draw.textbbox((0, 0), label), (px, py), placed, box)
+        draw.text(corner, label, fill=colour)
+
+
+def _panels_png(panels: list, path: Path) -> Path:
+    """Side-by-side scatter panels, each (points, title, xlabel, reference)."""
     import numpy as np
     from PIL import Image, ImageDraw
 
     from sr_tf.imageio import write_image
 
-    width, height = 560 * len(SETS), 470
-    canvas = Image.new("RGB", (width, height), "white")
+    canvas = Image.new("RGB", (560 * len(panels), 470), "white")
     draw = ImageDraw.Draw(canvas)
-    for i, name in enumerate(SETS):
-        points = [(r["label"], r[name]["niqe"], r[name]["psnr"]) for r in rows]
-        hr_niqe = rows[0][name]["hr_niqe"]
-        xlim = _padded([p[1] for p in points] + [hr_niqe])
-        ylim = _padded([p[2] for p in points])
-        box = (i * 560 + 60, 40, i * 560 + 530, 400)
-        ax = Axes(
-            draw,
-            box,
-            xlim,
-            ylim,
-            f"{name} x4: PSNR (dB, up) against NIQE (left is more natural); HR dashed",
-            "NIQE",
-        )
-        x, _ = ax(hr_niqe, ylim[0])
-        for y in range(box[1], box[3], 8):
-            draw.line([(x, y), (x, y + 4)], fill=(120, 120, 120))
-        draw.text((x + 3, box[1] + 4), "HR", fill=(80, 80, 80))
-        placed: list[tuple[float, float, float, float]] = []
-        for j, (label, niqe, psnr) in enumerate(points):
-            px, py = ax(niqe, psnr)
-            colour = COLOURS[j % len(COLOURS)]
-            draw.ellipse([(px - 4, py - 4), (px + 4, py + 4)], fill=colour)
-            corner = label_position(draw.textbbox((0, 0), label), (px, py), placed, box)
-            draw.text(corner, label, fill=colour)
+    for i, (points, title, xlabel, reference) in enumerate(panels):
+        _scatter(draw, (i * 560 + 60, 40, i * 560 + 530, 400), points, title, xlabel, reference)
     write_image(path, np.asarray(canvas))
     return path
+
+
+def perception_distortion_png(rows: list[dict], path: Path) -> Path:
+    """PSNR (y) against NIQE (x) per set: a point per method, HR as a line (PSNR infinite)."""
+    panels = [
+        (
+            [(r["label"], r[name]["niqe"], r[name]["psnr"]) for r in rows],
+            f"{name} x4: PSNR (dB, up) against NIQE (left is more natural); HR dashed",
+            "NIQE",
+            ("HR", rows[0][name]["hr_niqe"]),
+        )
+        for name in SETS
+    ]
+    return _panels_png(panels, path)
+
+
+def texture_fidelity_png(rows: list[dict], path: Path) -> Path:
+    """Set14 texture (x, HR = 1) against Y-PSNR and against Cb/Cr PSNR: a point per model."""
+    scored = [r for r in rows if "texture" in r["Set14"]]  # bicubic carries no artefact scores
+    panels = [
+        (
+            [(r["label"], r["Set14"]["texture"], r["Set14"][key]) for r in scored],
+            f"Set14 x4: {name} (dB, up) against texture (HR = 1, dashed)",
+            "texture: mean Y gradient magnitude, SR / HR",
+            ("HR", 1.0),
+        )
+        for key, name in (("psnr", "Y-PSNR"), ("psnr_cbcr", "Cb/Cr PSNR"))
+    ]
+    return _panels_png(panels, path)
 
 
 def curves_png(curves: list[tuple[str, list, list]], path: Path) -> Path:
@@ -396,6 +434,19 @@ def report_md(rows: list[dict], args, stage1_spec: str) -> str:
         f"| HR | - | - | inf / 1 / {_f(rows[0]['Set5']['hr_niqe'], 3)} | inf / 1 / "
         f"{_f(rows[0]['Set14']['hr_niqe'], 3)} | - | - |",
         "",
+        "Full-reference artefact measures on Set14 (docs/evaluation.md): Cb/Cr PSNR (dB, colour "
+        "fidelity, over the colour images), grid spread (grey levels of error locked to the "
+        "x4 output grid), texture (the output's mean Y gradient magnitude over HR's; HR = 1), "
+        "spectrum excess (high-frequency contrast beyond HR's):",
+        "",
+        "| method | " + " | ".join(ARTEFACT_COLUMNS.values()) + " |",
+        "|---|" + "---|" * len(ARTEFACT_COLUMNS),
+    ]
+    for r in rows[1:]:  # bicubic has no artefact scores
+        values = [_f(r["Set14"].get(k), 3) for k in ARTEFACT_COLUMNS]
+        lines.append(f"| {r['label']} | " + " | ".join(values) + " |")
+    lines += [
+        "",
         f"HR NIQE (the reference): {', '.join(hr)}. Steps: the run's step / its `--steps`. Wall "
         "time: the span of each TensorBoard event file summed over sessions (pauses between "
         "sessions not counted; includes validation).",
@@ -412,6 +463,8 @@ def report_md(rows: list[dict], args, stage1_spec: str) -> str:
         "the grid); look at d_curves.png before trusting a verdict.",
         "",
         "![perception-distortion](perception_distortion.png)",
+        "",
+        "![texture against Y-PSNR and Cb/Cr PSNR](texture_fidelity.png)",
         "",
         "![d_real and d_fake](d_curves.png)",
         "",
@@ -456,7 +509,7 @@ def main(argv=None) -> int:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
 
     def cached(key: str, compute) -> dict:
-        if key not in cache:
+        if key not in cache or not is_complete(cache[key]):
             print(f"scoring {key}", file=sys.stderr, flush=True)
             cache[key] = compute()
             write_text_atomic(cache_path, json.dumps(cache, indent=2, sort_keys=True) + "\n")
@@ -502,6 +555,7 @@ def main(argv=None) -> int:
 
     output.mkdir(parents=True, exist_ok=True)
     print(f"wrote {perception_distortion_png(rows, output / 'perception_distortion.png')}")
+    print(f"wrote {texture_fidelity_png(rows, output / 'texture_fidelity.png')}")
     print(f"wrote {curves_png(curves, output / 'd_curves.png')}")
     print(f"wrote {grid_png(models, scale, grid_images, output / 'grid.png')}")
     text = report_md(rows, args, stage1_spec)

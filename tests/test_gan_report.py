@@ -67,7 +67,8 @@ def test_report_of_a_tiny_study(gan_report, study, capsys):
     err = capsys.readouterr().err
     assert err.count("scoring ") == 3  # stage 1 and two objectives
     text = (out / "report.md").read_text()
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    main_table = text.split("Full-reference")[0].splitlines()
+    rows = {line.split("|")[1].strip(): line for line in main_table if line.startswith("| ")}
     assert list(rows) == ["method", "bicubic", "stage 1", "modified", "hinge", "HR"]
     assert "2 / 2" in rows["modified"] and "stable" in rows["hinge"]
     scores = json.loads((out / "scores.json").read_text())
@@ -75,11 +76,16 @@ def test_report_of_a_tiny_study(gan_report, study, capsys):
     for entry in scores.values():
         assert set(entry) == {"Set5", "Set14"}
         assert {"psnr", "ssim", "niqe", "bicubic_niqe", "hr_niqe"} <= set(entry["Set14"])
+        assert gan_report.is_complete(entry)
     stage1 = next(v for k, v in scores.items() if k.startswith("stage1:"))
     assert f"{stage1['Set5']['psnr']:.2f} / {stage1['Set5']['ssim']:.4f}" in rows["stage 1"]
     grid = read_image(out / "grid.png")  # 2 crops of 104 px, zoomed 2x, 5 panels each
     assert grid.shape[0] == 2 * (14 + 2 * 104) + 8 and grid.shape[1] == 5 * 208 + 4 * 4
-    for png in ("perception_distortion.png", "d_curves.png"):
+    artefacts = [line for line in text.splitlines() if line.startswith("| stage 1 | ")][1]
+    assert f"| {stage1['Set14']['psnr_cbcr']:.3f} | {stage1['Set14']['grid_spread']:.3f} |" in (
+        artefacts
+    )
+    for png in ("perception_distortion.png", "texture_fidelity.png", "d_curves.png"):
         image = read_image(out / png)
         assert image.ndim == 3 and np.unique(image.reshape(-1, 3), axis=0).shape[0] > 3
     scores[next(iter(scores))]["Set5"]["psnr"] = 99.0  # the cache is what a rerun reports
@@ -88,6 +94,13 @@ def test_report_of_a_tiny_study(gan_report, study, capsys):
     assert (
         "scoring " not in capsys.readouterr().err and "99.00 / " in (out / "report.md").read_text()
     )
+    key = next(iter(scores))  # a cache from before the artefact measures is scored again
+    scores[key] = {
+        s: {k: v for k, v in m.items() if k != "texture"} for s, m in scores[key].items()
+    }
+    (out / "scores.json").write_text(json.dumps(scores))
+    assert gan_report.main(argv) == 0
+    assert capsys.readouterr().err.count("scoring ") == 1
 
 
 def test_logs_and_verdicts(gan_report, study):
