@@ -10,6 +10,10 @@ Takes train.py's arguments (plus --batches, default 4), builds the run as at its
 the mean L2 norm, over the run's first batches, of the gradient of each unweighted term with
 respect to the generator's output, and the adversarial/content ratio at the --adv-weight given:
 the R for which `--adv-weight auto --adv-ratio R` reproduces that weight (sr_tf.gan_calibration).
+
+With --checkpoint RUN/checkpoints/ckpt-N (or a run folder: its newest checkpoint) the generator
+and discriminator are that checkpoint's, trained ones: how the balance has moved since the start
+(the calibration sees an untrained D only). The other arguments must describe that run.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sr_tf.errors import UserError, run_cli  # noqa: E402
 def main(argv=None) -> int:
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--batches", type=int, default=4)
+    own.add_argument("--checkpoint", help="measure with this checkpoint's trained G and D")
     extra, rest = own.parse_known_args(argv)
     from sr_tf.cli.train import gan_config, parse_args
 
@@ -43,6 +48,8 @@ def main(argv=None) -> int:
         args.datasets, args.scale, args.val_data, args.val_count, args.data_dir
     )
     stage = gan_calibration.start_stage(config)
+    if extra.checkpoint:
+        print(f"generator and discriminator from {restore_trained(stage, extra.checkpoint)}")
     batches = gan_calibration.start_batches(config, train, extra.batches)
     norms = gan_calibration.term_gradient_norms(stage, batches)
     content, adversarial = gan_calibration.gradient_norms(stage, batches)[::-1]
@@ -59,6 +66,26 @@ def main(argv=None) -> int:
     if config.adv_ratio:
         print(f"--adv-ratio {config.adv_ratio:g}: --adv-weight {config.adv_ratio / per_unit:.4g}")
     return 0
+
+
+def restore_trained(stage, path: str) -> str:
+    """Load a run checkpoint's trained generator and discriminator into ``stage``."""
+    import tensorflow as tf
+
+    prefix = tf.train.latest_checkpoint(path) if Path(path).is_dir() else path
+    if Path(path).is_dir() and prefix is None:
+        prefix = tf.train.latest_checkpoint(Path(path) / "checkpoints")
+    if not prefix or not Path(f"{prefix}.index").exists():
+        raise UserError(f"--checkpoint {path}: no checkpoint there")
+    networks = tf.train.Checkpoint(generator=stage.generator, discriminator=stage.discriminator)
+    try:
+        networks.restore(prefix).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"--checkpoint {prefix} does not fit these arguments' networks: {first}"
+        ) from err
+    return prefix
 
 
 if __name__ == "__main__":
