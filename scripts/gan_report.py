@@ -82,7 +82,8 @@ def find_runs(study: Path) -> list[tuple[str, Path, dict]]:
         record = json.loads(record_path.read_text())
         if record.get("stage") != "gan":
             continue
-        runs.append((record["gan_loss"], record_path.parent, record))
+        label = "content only" if record.get("adv_weight") == 0 else record["gan_loss"]
+        runs.append((label, record_path.parent, record))
     if not runs:
         raise UserError(f"no GAN run folders (*/run.json with stage gan) in {study}")
     order = {name: i for i, name in enumerate(GAN_LOSSES)}
@@ -538,6 +539,8 @@ def main(argv=None) -> int:
         logs, wall = read_logs(folder)
         real, fake = logs.get("train/d_real", []), logs.get("train/d_fake", [])
         text, stats = verdict(record["gan_loss"], [v for _, v in real], [v for _, v in fake])
+        if record.get("adv_weight") == 0:
+            text = "control: D trains, G ignores it"
         last_step = trained_steps(folder, logs)
         rows.append(
             {

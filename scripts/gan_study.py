@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 OBJECTIVES = ("modified", "least-squares", "hinge", "relativistic", "wasserstein-gp", "minimax")
+CONTROL = "content-only"  # --control: the same run with the adversarial weight at 0
 TRAINING_FOLDERS = ("T91", "BSD200", "General100", "BSDS500-test200")
 
 # The study's budget on a 2-core CPU (docs/gan.md): batch 8 of 96x96 HR patches, a discriminator
@@ -102,6 +103,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="calibrate every objective's adversarial weight to this gradient ratio "
         "(train.py --adv-weight auto --adv-ratio R) instead of the study's 2.5e-4",
     )
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help=f"also train the control, {CONTROL}: the same run with --adv-weight 0 (D trains, G "
+        "gets the content terms only), which tells what the adversarial term adds at all",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the training commands only")
     p.add_argument("--report", metavar="DIR", help="afterwards, write the study's report here")
     args, args.train_options = p.parse_known_args(argv)
@@ -111,9 +118,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def training_command(objective: str, args: argparse.Namespace) -> list[str]:
-    """The train.py command line of one objective's run."""
+    """The train.py command line of one objective's run (or of the control, CONTROL)."""
     study = dict(STUDY_OPTIONS)
-    if args.adv_ratio:
+    if args.adv_ratio and objective != CONTROL:
         study.update({"--adv-weight": "auto", "--adv-ratio": str(args.adv_ratio)})
     for flag, value in (
         ("--d-input", args.d_input),
@@ -134,7 +141,7 @@ def training_command(objective: str, args: argparse.Namespace) -> list[str]:
         "--scale",
         "4",
         "--gan-loss",
-        objective,
+        "modified" if objective == CONTROL else objective,
         "--init",
         args.init,
         "--steps",
@@ -145,6 +152,7 @@ def training_command(objective: str, args: argparse.Namespace) -> list[str]:
         *(["--content-loss", args.content_loss] if args.content_loss else []),
         *options,
         *args.train_options,
+        *(["--adv-weight", "0"] if objective == CONTROL else []),  # last: it wins
         "--output",
         str(Path(args.output) / objective),
     ]
@@ -171,7 +179,7 @@ def main(argv=None) -> int:
         return 2
     Path(args.output).mkdir(parents=True, exist_ok=True)
     status = {}
-    for objective in args.only or OBJECTIVES:
+    for objective in [*(args.only or OBJECTIVES), *([CONTROL] if args.control else [])]:
         command = training_command(objective, args)
         folder = Path(args.output) / objective
         if args.dry_run:

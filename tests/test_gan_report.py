@@ -22,8 +22,9 @@ def gan_report():
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """A 2-step mse-gan run (modified) of a one-block SRResNet, and a copy of it relabelled as
-    a hinge run (training a second one would double the cost and test nothing more here)."""
+    """A 2-step mse-gan run (modified) of a one-block SRResNet, and copies of it relabelled as
+    a hinge run and as the control (adversarial weight 0): training more runs would multiply
+    the cost and test nothing more here."""
     from sr_tf.data import folder_source
     from sr_tf.gan_training import GanConfig, train_gan
     from sr_tf.models import build_model
@@ -52,6 +53,10 @@ def study(tmp_path_factory):
     shutil.copytree(root / "runs" / "modified", root / "runs" / "hinge")
     record = json.loads((root / "runs" / "hinge" / "run.json").read_text())
     (root / "runs" / "hinge" / "run.json").write_text(json.dumps({**record, "gan_loss": "hinge"}))
+    shutil.copytree(root / "runs" / "modified", root / "runs" / "content-only")  # the control
+    (root / "runs" / "content-only" / "run.json").write_text(
+        json.dumps({**record, "adv_weight": 0})
+    )
     bench = root / "bench"
     for name, seed in (("Set5", 40), ("Set14", 50)):
         for i in range(2):
@@ -65,22 +70,23 @@ def test_report_of_a_tiny_study(gan_report, study, capsys):
     argv += ["--grid-images", "p0.png,p1.png"]
     assert gan_report.main(argv) == 0
     err = capsys.readouterr().err
-    assert err.count("scoring ") == 3  # stage 1 and two objectives
+    assert err.count("scoring ") == 4  # stage 1, two objectives and the control
     text = (out / "report.md").read_text()
     main_table = text.split("Full-reference")[0].splitlines()
     rows = {line.split("|")[1].strip(): line for line in main_table if line.startswith("| ")}
-    assert list(rows) == ["method", "bicubic", "stage 1", "modified", "hinge", "HR"]
+    assert list(rows) == ["method", "bicubic", "stage 1", "modified", "hinge", "content only", "HR"]
+    assert "control" in rows["content only"]
     assert "2 / 2" in rows["modified"] and "stable" in rows["hinge"]
     scores = json.loads((out / "scores.json").read_text())
-    assert len(scores) == 3
+    assert len(scores) == 4
     for entry in scores.values():
         assert set(entry) == {"Set5", "Set14"}
         assert {"psnr", "ssim", "niqe", "bicubic_niqe", "hr_niqe"} <= set(entry["Set14"])
         assert gan_report.is_complete(entry)
     stage1 = next(v for k, v in scores.items() if k.startswith("stage1:"))
     assert f"{stage1['Set5']['psnr']:.2f} / {stage1['Set5']['ssim']:.4f}" in rows["stage 1"]
-    grid = read_image(out / "grid.png")  # 2 crops of 104 px, zoomed 2x, 5 panels each
-    assert grid.shape[0] == 2 * (14 + 2 * 104) + 8 and grid.shape[1] == 5 * 208 + 4 * 4
+    grid = read_image(out / "grid.png")  # 2 crops of 104 px, zoomed 2x, 6 panels each
+    assert grid.shape[0] == 2 * (14 + 2 * 104) + 8 and grid.shape[1] == 6 * 208 + 5 * 4
     artefacts = [line for line in text.splitlines() if line.startswith("| stage 1 | ")][1]
     assert f"| {stage1['Set14']['psnr_cbcr']:.3f} | {stage1['Set14']['grid_spread']:.3f} |" in (
         artefacts

@@ -39,3 +39,16 @@ def test_other_train_options_reach_every_run_and_override_the_study(gan_study):
     assert parsed.gradmag_cap == 3.0 and parsed.content_loss == "mse+5*gradmag"
     with pytest.raises(SystemExit):
         gan_study.parse_args(["stray"])
+
+
+def test_the_control_is_the_same_run_without_the_adversarial_term(gan_study):
+    from sr_tf.cli.train import parse_args as train_args
+
+    argv = ["--precision", "float32", "--adv-ratio", "0.19", "--control", "--seed", "3"]
+    args = gan_study.parse_args(argv)
+    control = train_args(gan_study.training_command(gan_study.CONTROL, args)[2:])
+    modified = train_args(gan_study.training_command("modified", args)[2:])
+    assert control.adv_weight == "0" and control.adv_ratio == 0 and control.seed == 3
+    assert control.gan_loss == "modified" and control.output.endswith(gan_study.CONTROL)
+    differs = {k for k, v in vars(control).items() if vars(modified)[k] != v}
+    assert differs == {"adv_weight", "adv_ratio", "output"}
