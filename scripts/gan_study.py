@@ -6,6 +6,7 @@
     python scripts/gan_study.py --output runs/gan_study --dry-run  # print the commands only
     python scripts/gan_study.py --output runs/gan_study --report docs/gan_study  # + the report
     python scripts/gan_study.py --output runs/gan_study_fourier --d-arch fourier --freeze-batch-norm
+    python scripts/gan_study.py --output runs/gan_study --control  # + the run without D's term
 
 Any other train.py option (``--d-arch fourier``, ``--spectrum-margin 2``, ``--batch-size 16``)
 is passed to every objective's run, after the study's own, so it overrides them.
