@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sr_tf.cli import quiet_tensorflow  # noqa: E402
+from sr_tf.cli import quiet_tensorflow, require_files  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 
@@ -70,9 +70,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
     paths, corners = zip(*(image_and_corner(spec) for spec in args.images))
-    for path in paths:
-        if not Path(path).is_file():
-            raise UserError(f"--images: no file {path}")
+    require_files(paths, "--images")
     from sr_tf.evaluation import comparison_grid
     from sr_tf.imageio import write_image
     from sr_tf.pretrained import load_labelled_models

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sr_tf.cli import quiet_tensorflow  # noqa: E402
-from sr_tf.errors import UserError, run_cli  # noqa: E402
+from sr_tf.cli import quiet_tensorflow, require_files  # noqa: E402
+from sr_tf.errors import run_cli  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,9 +60,7 @@ def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
-    for path in args.images:
-        if not Path(path).is_file():
-            raise UserError(f"--images: no file {path}")
+    require_files(args.images, "--images")
     from sr_tf.evaluation import benchmark_pair, model_upscale
     from sr_tf.inference import TiledUpscaler
     from sr_tf.pretrained import load_labelled_models

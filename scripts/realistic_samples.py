@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sr_tf.cli import quiet_tensorflow  # noqa: E402
+from sr_tf.cli import quiet_tensorflow, require_files  # noqa: E402
 from sr_tf.errors import UserError, run_cli  # noqa: E402
 
 KINDS = ("iso", "aniso", "gen-iso", "gen-aniso", "plat-iso", "plat-aniso")
@@ -106,9 +106,7 @@ def _enlarge(image: np.ndarray, factor: int) -> np.ndarray:
 def main(argv=None) -> int:
     args = parse_args(argv)
     quiet_tensorflow()
-    for path in args.images:
-        if not Path(path).is_file():
-            raise UserError(f"--images: no file {path}")
+    require_files(args.images, "--images")
     from sr_tf.imageio import read_image, write_image
 
     images = [read_image(p) for p in args.images]

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sr_tf.cli import quiet_tensorflow  # noqa: E402
-from sr_tf.errors import UserError, run_cli  # noqa: E402
+from sr_tf.cli import quiet_tensorflow, require_files  # noqa: E402
+from sr_tf.errors import run_cli  # noqa: E402
 
 HEADER = f"{'image':<14} {'model':<30} {'>2x':>6} {'>4x':>6} {'p99':>6} {'excess':>7} {'m=2':>7}"
 
@@ -61,9 +61,7 @@ def main(argv=None) -> int:
     from sr_tf.evaluation import benchmark_pair, model_upscale
     from sr_tf.pretrained import load_labelled_models
 
-    for path in args.images:
-        if not Path(path).is_file():
-            raise UserError(f"--images: no file {path}")
+    require_files(args.images, "--images")
     models, scale = load_labelled_models(args.models, args.scale)
     print(HEADER)
     totals = {label: [] for label, _ in models}

@@ -99,3 +99,16 @@ def test_verbose_or_the_users_setting_leaves_tensorflow_alone(setting, verbose, 
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == [expected, "False"]
+
+
+def test_require_files_names_the_first_missing_file_and_its_option(tmp_path):
+    from sr_tf.cli import require_files
+    from sr_tf.errors import UserError
+
+    present = tmp_path / "a.png"
+    present.write_bytes(b"x")
+    require_files([present], "--images")
+    with pytest.raises(UserError, match=r"^--images: no file .*missing\.png$"):
+        require_files([present, tmp_path / "missing.png", tmp_path / "other.png"], "--images")
+    with pytest.raises(UserError, match="no file"):
+        require_files([tmp_path], "--images")  # a folder is not a file

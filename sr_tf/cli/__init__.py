@@ -16,6 +16,18 @@ import tempfile
 TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 
 
+def require_files(paths, option: str) -> None:
+    """One clear error for the first of ``paths`` that is not a file (``option`` names the
+    argument that gave it, e.g. ``--images``)."""
+    from pathlib import Path
+
+    from sr_tf.errors import UserError
+
+    for path in paths:
+        if not Path(path).is_file():
+            raise UserError(f"{option}: no file {path}")
+
+
 def add_verbose(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verbose",
